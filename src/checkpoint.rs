@@ -1,0 +1,209 @@
+//! Model directories: `model.safetensors` + `config.json` + `tokenizer.json`.
+//!
+//! Every file is written to a temporary name in the same directory and renamed into place, so a
+//! killed process leaves either the old file or the new one, never half of one. `config.json`
+//! is written last and records the SHA-256 of `model.safetensors`: a directory whose weights do
+//! not match its config is refused on load.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::data::Vocab;
+use crate::error::{Error, Result};
+use crate::model::{Classifier, ClassifierConfig};
+
+/// Name of the weights file.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// Name of the config file.
+pub const CONFIG_FILE: &str = "config.json";
+/// Name of the tokenizer file.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// Accuracy on one split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SplitScores {
+    /// Accuracy over whole sentences (tree roots).
+    pub sentence_accuracy: f64,
+    /// Accuracy over every labelled phrase.
+    pub phrase_accuracy: f64,
+}
+
+/// What `config.json` holds: the model's shape, how it was made and how it scored on dev.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// Always `salient-classifier`.
+    pub format: String,
+    /// The model's shape.
+    pub model: ClassifierConfig,
+    /// Storage type of the weights file (`f32` or `f16`).
+    pub weights_dtype: String,
+    /// SHA-256 of `model.safetensors`, hex.
+    pub weights_sha256: String,
+    /// The training options, as given to `salient train`.
+    pub training: serde_json::Value,
+    /// The epoch whose weights these are (1-based).
+    pub epoch: usize,
+    /// Scores on the dev split at that epoch (the model was selected on them).
+    pub dev: SplitScores,
+}
+
+/// The format tag of classifier directories.
+pub const CLASSIFIER_FORMAT: &str = "salient-classifier";
+
+/// Write `bytes` to `path` atomically: a temporary file in the same directory, synced, renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temporary_path(path);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("cannot write", path, e)
+    })
+}
+
+fn temporary_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Serialize tensors to safetensors bytes, converting floating tensors to `dtype`.
+pub fn safetensors_bytes(tensors: &HashMap<String, Tensor>, dtype: DType) -> Result<Vec<u8>> {
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let converted: Vec<(String, Tensor)> = names
+        .into_iter()
+        .map(|n| Ok((n.clone(), tensors[n].to_dtype(dtype)?.to_device(&Device::Cpu)?)))
+        .collect::<Result<_>>()?;
+    Ok(safetensors::serialize(converted.iter().map(|(n, t)| (n.as_str(), t)), None)
+        .map_err(candle_core::Error::from)?)
+}
+
+/// Hex SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Save a classifier directory (weights, then tokenizer, then config last).
+pub fn save_classifier(dir: &Path, model: &Classifier, vocab: &Vocab, mut card: ModelCard, dtype: DType) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+    let bytes = safetensors_bytes(&model.tensors()?, dtype)?;
+    card.weights_sha256 = sha256_hex(&bytes);
+    card.weights_dtype = dtype.as_str().to_string();
+    card.format = CLASSIFIER_FORMAT.to_string();
+    write_atomic(&dir.join(WEIGHTS_FILE), &bytes)?;
+    write_atomic(&dir.join(TOKENIZER_FILE), vocab.to_json()?.as_bytes())?;
+    let json = serde_json::to_string_pretty(&card).expect("model card serializes");
+    write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())
+}
+
+/// Read a file of a checkpoint directory, naming the directory when it is missing.
+pub fn read_file(dir: &Path, name: &str) -> Result<Vec<u8>> {
+    let path = dir.join(name);
+    std::fs::read(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::checkpoint(dir, format!("{name} is missing; a model directory holds {WEIGHTS_FILE}, {CONFIG_FILE} and {TOKENIZER_FILE} (train one with `salient train --out DIR`)"))
+        } else {
+            Error::io("cannot read", path, e)
+        }
+    })
+}
+
+/// Parse safetensors bytes, saying which file is corrupt.
+pub fn parse_safetensors(dir: &Path, name: &str, bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
+    candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+        .map_err(|e| Error::checkpoint(dir, format!("{name} is truncated or corrupt ({e}); retrain or restore it")))
+}
+
+/// A loaded classifier with its vocabulary and card.
+#[derive(Debug, Clone)]
+pub struct LoadedClassifier {
+    /// The model.
+    pub model: Classifier,
+    /// Its vocabulary.
+    pub vocab: Vocab,
+    /// Its `config.json`.
+    pub card: ModelCard,
+    /// The directory it came from.
+    pub dir: PathBuf,
+}
+
+/// Load a classifier directory onto `device`, checking that weights, config and tokenizer agree.
+pub fn load_classifier(dir: &Path, device: &Device) -> Result<LoadedClassifier> {
+    if !dir.is_dir() {
+        return Err(Error::checkpoint(
+            dir,
+            "no such directory; pass --model DIR with a directory made by `salient train`",
+        ));
+    }
+    let config_bytes = read_file(dir, CONFIG_FILE)?;
+    let card: ModelCard = serde_json::from_slice(&config_bytes)
+        .map_err(|e| Error::checkpoint(dir, format!("{CONFIG_FILE} is not a salient model config: {e}")))?;
+    if card.format != CLASSIFIER_FORMAT {
+        return Err(Error::checkpoint(
+            dir,
+            format!("{CONFIG_FILE} has format `{}`, expected `{CLASSIFIER_FORMAT}`", card.format),
+        ));
+    }
+    let weights = read_file(dir, WEIGHTS_FILE)?;
+    if sha256_hex(&weights) != card.weights_sha256 {
+        return Err(Error::checkpoint(dir, format!("{WEIGHTS_FILE} does not match the checksum in {CONFIG_FILE} (an interrupted write, or files from different models); retrain or restore the directory")));
+    }
+    let tensors = parse_safetensors(dir, WEIGHTS_FILE, &weights)?;
+    let vocab = Vocab::load(&dir.join(TOKENIZER_FILE))?;
+    if vocab.len() != card.model.vocab_size {
+        return Err(Error::checkpoint(
+            dir,
+            format!(
+                "{TOKENIZER_FILE} has {} entries but {CONFIG_FILE} says vocab_size {}",
+                vocab.len(),
+                card.model.vocab_size
+            ),
+        ));
+    }
+    let model = classifier_from_tensors(dir, tensors, card.model, device)?;
+    Ok(LoadedClassifier { model, vocab, card, dir: dir.to_path_buf() })
+}
+
+/// Build a classifier from named tensors, with an error naming any missing, extra or misshaped tensor.
+pub fn classifier_from_tensors(
+    dir: &Path,
+    tensors: HashMap<String, Tensor>,
+    config: ClassifierConfig,
+    device: &Device,
+) -> Result<Classifier> {
+    let expected = config.parameter_shapes();
+    for (name, shape) in &expected {
+        match tensors.get(name) {
+            None => {
+                return Err(Error::checkpoint(
+                    dir,
+                    format!("{WEIGHTS_FILE} lacks tensor `{name}` that the config's {} model needs", config.arch),
+                ))
+            }
+            Some(t) if t.dims() != shape.as_slice() => {
+                return Err(Error::checkpoint(
+                    dir,
+                    format!("tensor `{name}` has shape {:?}, the config expects {shape:?}", t.dims()),
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let Some(extra) = tensors.keys().find(|k| !expected.iter().any(|(n, _)| n == *k)) {
+        return Err(Error::checkpoint(
+            dir,
+            format!("{WEIGHTS_FILE} has tensor `{extra}` that a {} model does not have", config.arch),
+        ));
+    }
+    Classifier::load(VarBuilder::from_tensors(tensors, DType::F32, device), config)
+}

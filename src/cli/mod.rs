@@ -1,0 +1,68 @@
+//! Subcommands, one file each.
+
+mod eval;
+mod train;
+
+use anyhow::{bail, Result};
+use candle_core::Device;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// salient: train sentiment models on the Stanford Sentiment Treebank and see inside them.
+#[derive(Debug, Parser)]
+#[command(name = "salient", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train an RNN, LSTM or BiLSTM classifier on SST (resumable; selects on dev).
+    Train(train::Args),
+    /// Score a trained model on an SST split (sentence and phrase accuracy).
+    Eval(eval::Args),
+}
+
+/// Where tensors live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DeviceArg {
+    /// The CPU (default).
+    #[default]
+    Cpu,
+    /// The first CUDA GPU (needs a build with `--features cuda`).
+    Cuda,
+}
+
+impl DeviceArg {
+    /// Open the device.
+    pub fn open(self) -> Result<Device> {
+        match self {
+            DeviceArg::Cpu => Ok(Device::Cpu),
+            DeviceArg::Cuda => {
+                if !cfg!(feature = "cuda") {
+                    bail!("--device cuda needs a build with the GPU feature: cargo build --release --features cuda");
+                }
+                Ok(Device::new_cuda(0)?)
+            }
+        }
+    }
+}
+
+/// Parse the command line and run it.
+pub fn run() -> Result<()> {
+    match Cli::parse().command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,152 @@
+//! `salient train`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use salient::data::Task;
+use salient::model::Arch;
+use salient::train::{self, TrainEvent, TrainOptions};
+
+use super::DeviceArg;
+
+/// Train a classifier on every unique labelled phrase of SST's train split.
+///
+/// After each epoch the model is scored on dev sentences; the best epoch is written to --out as
+/// model.safetensors + config.json + tokenizer.json, and --out/checkpoint holds the last epoch
+/// for --resume. Test is never looked at.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Encoder architecture.
+    #[arg(long, value_enum)]
+    arch: Arch,
+    /// Fine-grained (5 classes) or binary (neutral phrases dropped).
+    #[arg(long, value_parser = parse_task)]
+    task: Task,
+    /// Directory with SST train/dev/test trees (`train.txt.gz` or `train.txt`, ...).
+    #[arg(long, default_value = "data/sst")]
+    data: PathBuf,
+    /// Output directory (default: data/models/<arch>-<task>-run).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Most epochs.
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    /// Phrases per mini-batch (phrases of equal length are batched together).
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// AdaGrad learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    lr: f64,
+    /// L2 penalty on weight matrices and embedding rows.
+    #[arg(long, default_value_t = 1e-5)]
+    l2: f64,
+    /// Dropout on embeddings and on the final representation.
+    #[arg(long, default_value_t = 0.2)]
+    dropout: f32,
+    /// Seed for initialisation, shuffling and dropout.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stop after this many epochs without a better dev sentence accuracy.
+    #[arg(long, default_value_t = 4)]
+    patience: usize,
+    /// Embedding size.
+    #[arg(long, default_value_t = 60)]
+    embedding_dim: usize,
+    /// Hidden size (per direction).
+    #[arg(long, default_value_t = 60)]
+    hidden_dim: usize,
+    /// Keep case (by default tokens are lower-cased).
+    #[arg(long)]
+    keep_case: bool,
+    /// Storage type of the selected model's weights.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
+    weights_dtype: String,
+    /// Where tensors live.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+}
+
+fn parse_task(s: &str) -> Result<Task, String> {
+    s.parse()
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let device = args.device.open()?;
+    let out = args.out.unwrap_or_else(|| PathBuf::from(format!("data/models/{}-{}-run", args.arch, args.task)));
+    let options = TrainOptions {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        l2: args.l2,
+        dropout: args.dropout,
+        seed: args.seed,
+        patience: args.patience,
+        embedding_dim: args.embedding_dim,
+        hidden_dim: args.hidden_dim,
+        lowercase: !args.keep_case,
+        weights_dtype: args.weights_dtype,
+        ..TrainOptions::paper(args.arch, args.task)
+    };
+    let bar = ProgressBar::hidden();
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} batches {elapsed}<{eta} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    }
+    let (mut loss_avg, mut phrases, mut tokens, mut started) = (0f64, 0usize, 0usize, std::time::Instant::now());
+    let state = train::train(&args.data, &out, options, args.resume, &device, &mut |event| match event {
+        TrainEvent::EpochStart { epoch, batches } => {
+            bar.reset();
+            bar.set_length(batches as u64);
+            bar.set_prefix(epoch.to_string());
+            (loss_avg, phrases, tokens, started) = (0.0, 0, 0, std::time::Instant::now());
+        }
+        TrainEvent::Batch { loss, phrases: p, tokens: t } => {
+            loss_avg = if phrases == 0 { loss as f64 } else { 0.98 * loss_avg + 0.02 * loss as f64 };
+            phrases += p;
+            tokens += t;
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "loss {loss_avg:.3}  {:.0} phrases/s  {:.0} tokens/s",
+                phrases as f64 / secs,
+                tokens as f64 / secs
+            ));
+            bar.inc(1);
+        }
+        TrainEvent::EpochEnd(r) => {
+            bar.finish_and_clear();
+            eprintln!(
+                "epoch {:>2}  loss {:.4}  dev sentence {:.4}  phrase {:.4}  {:.0} phrases/s  {:.0} tokens/s  {:.1}s{}",
+                r.epoch,
+                r.train_loss,
+                r.dev.sentence_accuracy,
+                r.dev.phrase_accuracy,
+                r.phrases_per_s,
+                r.tokens_per_s,
+                r.seconds,
+                if r.improved { "  *saved" } else { "" }
+            );
+        }
+    })
+    .with_context(|| format!("training {} {} into {}", args.arch, args.task, out.display()))?;
+    match state.best {
+        Some((epoch, dev)) => eprintln!(
+            "selected epoch {epoch} (dev sentence accuracy {:.4}, phrase {:.4}){}; model in {}",
+            dev.sentence_accuracy,
+            dev.phrase_accuracy,
+            if state.stopped_early { ", stopped early" } else { "" },
+            out.display()
+        ),
+        None => eprintln!("no epoch was run; model in {}", out.display()),
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Labelled examples and batches: SST phrases as token ids, grouped into left-padded batches.
+//!
+//! A batch is `batch x seq_len` ids, row-major, padded on the left with [`PAD_ID`] so that the
+//! last step of every row is a real token; `mask` is 1 for real tokens and 0 for padding.
+
+use std::collections::HashMap;
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use super::sst::{Task, Tree};
+use super::vocab::{Vocab, PAD_ID};
+
+/// One labelled token sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    /// Vocabulary ids.
+    pub ids: Vec<u32>,
+    /// Class under the task (0..num_classes).
+    pub label: u32,
+}
+
+/// A left-padded batch of token sequences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Ids, `batch * seq_len`, row-major, left-padded with [`PAD_ID`].
+    pub ids: Vec<u32>,
+    /// 1.0 for real tokens, 0.0 for padding, same layout as `ids`.
+    pub mask: Vec<f32>,
+    /// Real length of each row.
+    pub lengths: Vec<usize>,
+    /// Labels, when the examples have them.
+    pub labels: Vec<u32>,
+    /// Number of rows.
+    pub batch: usize,
+    /// Columns (the longest row).
+    pub seq_len: usize,
+}
+
+impl Batch {
+    /// Left-pad sequences into one batch. Every sequence must be non-empty.
+    pub fn from_sequences<S: AsRef<[u32]>>(seqs: &[S], labels: Vec<u32>) -> Self {
+        let batch = seqs.len();
+        let seq_len = seqs.iter().map(|s| s.as_ref().len()).max().unwrap_or(0);
+        let mut ids = vec![PAD_ID; batch * seq_len];
+        let mut mask = vec![0f32; batch * seq_len];
+        let mut lengths = Vec::with_capacity(batch);
+        for (row, seq) in seqs.iter().enumerate() {
+            let seq = seq.as_ref();
+            let start = row * seq_len + seq_len - seq.len();
+            ids[start..start + seq.len()].copy_from_slice(seq);
+            mask[start..start + seq.len()].fill(1.0);
+            lengths.push(seq.len());
+        }
+        Batch { ids, mask, lengths, labels, batch, seq_len }
+    }
+
+    /// Batch of examples (their labels included).
+    pub fn from_examples(examples: &[&Example]) -> Self {
+        let seqs: Vec<&[u32]> = examples.iter().map(|e| e.ids.as_slice()).collect();
+        Self::from_sequences(&seqs, examples.iter().map(|e| e.label).collect())
+    }
+
+    /// True when no row is padded (all rows have the same length).
+    pub fn is_dense(&self) -> bool {
+        self.lengths.iter().all(|&l| l == self.seq_len)
+    }
+
+    /// Number of real tokens.
+    pub fn tokens(&self) -> usize {
+        self.lengths.iter().sum()
+    }
+}
+
+/// Every labelled phrase of the trees, unique by token sequence (the first occurrence's label
+/// wins), mapped to the task (binary drops neutral phrases). This is the training set.
+pub fn unique_phrases(trees: &[Tree], vocab: &Vocab, task: Task) -> Vec<Example> {
+    let mut seen: HashMap<&[String], ()> = HashMap::new();
+    let mut out = Vec::new();
+    for tree in trees {
+        for span in &tree.spans {
+            let tokens = tree.phrase_tokens(span);
+            if seen.insert(tokens, ()).is_some() {
+                continue;
+            }
+            if let Some(label) = task.map_label(span.label) {
+                out.push(Example { ids: vocab.token_ids(tokens), label: label as u32 });
+            }
+        }
+    }
+    out
+}
+
+/// Every labelled phrase occurrence of the trees (not deduplicated), mapped to the task.
+pub fn all_phrases(trees: &[Tree], vocab: &Vocab, task: Task) -> Vec<Example> {
+    let mut out = Vec::new();
+    for tree in trees {
+        for span in &tree.spans {
+            if let Some(label) = task.map_label(span.label) {
+                out.push(Example { ids: vocab.token_ids(tree.phrase_tokens(span)), label: label as u32 });
+            }
+        }
+    }
+    out
+}
+
+/// The whole sentences of the trees with their root labels, mapped to the task.
+pub fn sentences(trees: &[Tree], vocab: &Vocab, task: Task) -> Vec<Example> {
+    trees
+        .iter()
+        .filter_map(|tree| {
+            let label = task.map_label(tree.root_label())?;
+            Some(Example { ids: vocab.token_ids(&tree.tokens), label: label as u32 })
+        })
+        .collect()
+}
+
+/// Indices of examples grouped into batches of equal length (so no padding is needed), at most
+/// `batch_size` each. With an `rng`, examples within a length and the batch order are shuffled;
+/// without one the order is deterministic (by length, then input order).
+pub fn length_batches<R: Rng>(examples: &[Example], batch_size: usize, rng: Option<&mut R>) -> Vec<Vec<usize>> {
+    let mut by_len: Vec<Vec<usize>> = Vec::new();
+    for (i, e) in examples.iter().enumerate() {
+        let len = e.ids.len();
+        if by_len.len() <= len {
+            by_len.resize(len + 1, Vec::new());
+        }
+        by_len[len].push(i);
+    }
+    let batch_size = batch_size.max(1);
+    match rng {
+        Some(rng) => {
+            let mut batches = Vec::new();
+            for group in &mut by_len {
+                group.shuffle(rng);
+                batches.extend(group.chunks(batch_size).map(<[usize]>::to_vec));
+            }
+            batches.shuffle(rng);
+            batches
+        }
+        None => by_len.iter().flat_map(|g| g.chunks(batch_size).map(<[usize]>::to_vec)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn left_padding_puts_real_tokens_last() {
+        let b = Batch::from_sequences(&[vec![5, 6, 7], vec![8]], vec![1, 0]);
+        assert_eq!(b.seq_len, 3);
+        assert_eq!(b.ids, [5, 6, 7, PAD_ID, PAD_ID, 8]);
+        assert_eq!(b.mask, [1.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(b.lengths, [3, 1]);
+        assert!(!b.is_dense());
+        assert_eq!(b.tokens(), 4);
+    }
+
+    #[test]
+    fn length_batches_cover_every_example_once_with_equal_lengths() {
+        let examples: Vec<Example> = (0..100).map(|i| Example { ids: vec![2; 1 + i % 7], label: 0 }).collect();
+        let mut rng = StdRng::seed_from_u64(3);
+        let batches = length_batches(&examples, 8, Some(&mut rng));
+        let mut seen: Vec<usize> = batches.iter().flatten().copied().collect();
+        seen.sort();
+        assert_eq!(seen, (0..100).collect::<Vec<_>>());
+        for b in &batches {
+            assert!(b.len() <= 8);
+            assert!(b.iter().all(|&i| examples[i].ids.len() == examples[b[0]].ids.len()));
+        }
+        let again = length_batches(&examples, 8, Some(&mut StdRng::seed_from_u64(3)));
+        assert_eq!(batches, again);
+    }
+}

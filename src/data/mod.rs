@@ -1,0 +1,9 @@
+//! Data: the Stanford Sentiment Treebank, vocabularies and batches. Knows nothing of models.
+
+pub mod batch;
+pub mod sst;
+pub mod vocab;
+
+pub use batch::{Batch, Example};
+pub use sst::{Split, Task, Tree};
+pub use vocab::{EncodedText, Vocab};

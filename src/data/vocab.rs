@@ -1,0 +1,289 @@
+//! The vocabulary: a Hugging Face `tokenizers` WordLevel model whose normalizer and pre-tokenizer
+//! split raw text the way the Penn Treebank (and so SST) did.
+//!
+//! SST tokens are already split and escaped, so they are only lower-cased (when the vocabulary
+//! is) and looked up. Raw text ("I can't stand it.") goes through the full tokenizer: brackets
+//! become `-LRB-`/`-RRB-`, `"` becomes `` `` `` or `''`, `/` and `*` are escaped as in SST,
+//! punctuation is split off and clitics are separated ("ca n't", "it 's"). Only ASCII
+//! whitespace separates words, so a no-break space stays inside its word, as in SST.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use tokenizers::models::wordlevel::WordLevel;
+use tokenizers::normalizers::{Lowercase, Replace, Sequence as NormalizerSequence};
+use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::{NormalizerWrapper, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
+
+use crate::error::{Error, Result};
+
+/// The padding token; always id 0.
+pub const PAD_TOKEN: &str = "[PAD]";
+/// The unknown-word token; always id 1.
+pub const UNK_TOKEN: &str = "[UNK]";
+/// Id of [`PAD_TOKEN`].
+pub const PAD_ID: u32 = 0;
+/// Id of [`UNK_TOKEN`].
+pub const UNK_ID: u32 = 1;
+
+/// Raw text split into vocabulary ids, with the words the user wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedText {
+    /// Token ids, one per token.
+    pub ids: Vec<u32>,
+    /// The tokens as the vocabulary sees them (normalized, e.g. `ca`, `n't`, `-lrb-`).
+    pub tokens: Vec<String>,
+    /// The user's own characters for each token (e.g. `ca`, `n't`, `(`), for figures.
+    pub words: Vec<String>,
+}
+
+impl EncodedText {
+    /// How many tokens are not in the vocabulary.
+    pub fn unknown_count(&self) -> usize {
+        self.ids.iter().filter(|&&id| id == UNK_ID).count()
+    }
+}
+
+/// A word-level vocabulary backed by a `tokenizers` [`Tokenizer`].
+#[derive(Clone)]
+pub struct Vocab {
+    tokenizer: Tokenizer,
+    lowercase: bool,
+}
+
+impl std::fmt::Debug for Vocab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vocab").field("size", &self.len()).field("lowercase", &self.lowercase).finish()
+    }
+}
+
+fn tok_err(e: impl std::fmt::Display) -> Error {
+    Error::Tokenizer(e.to_string())
+}
+
+/// The PTB-style normalizer: escapes and bracket/quote rewriting, then optional lower-casing.
+fn normalizer(lowercase: bool) -> Result<NormalizerWrapper> {
+    // Each replacement surrounds the new token with spaces so that the pre-tokenizer splits it off.
+    let rules: &[(&str, &str)] = &[
+        (r"\(", " -LRB- "),
+        (r"\)", " -RRB- "),
+        (r"\[", " -LSB- "),
+        (r"\]", " -RSB- "),
+        (r"\{", " -LCB- "),
+        (r"\}", " -RCB- "),
+        (r"/", r"\/"),
+        (r"\*", r"\*"),
+        // An opening double quote: at the start or after whitespace or an opening bracket.
+        (r#"(?:^|(?<=[\s(\[{]))["“]"#, " `` "),
+        (r#"["”]"#, " '' "),
+        (r"“", " `` "),
+        (r"‘", " ` "),
+        (r"’", "'"),
+    ];
+    let mut parts: Vec<NormalizerWrapper> = Vec::new();
+    for (pattern, content) in rules {
+        let replace =
+            Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex((*pattern).to_string()), *content)
+                .map_err(tok_err)?;
+        parts.push(replace.into());
+    }
+    if lowercase {
+        parts.push(Lowercase.into());
+    }
+    Ok(NormalizerSequence::new(parts).into())
+}
+
+/// The PTB-style pre-tokenizer: split on ASCII whitespace, split punctuation off, then clitics.
+fn pre_tokenizer() -> Result<PreTokenizerWrapper> {
+    let split = |pattern: &str, behavior| -> Result<PreTokenizerWrapper> {
+        Ok(Split::new(SplitPattern::Regex(pattern.to_string()), behavior, false).map_err(tok_err)?.into())
+    };
+    Ok(PreTokenizerSequence::new(vec![
+        // Words: ASCII whitespace only (a no-break space stays inside its word, as in SST).
+        split(r"[ \t\r\n]+", SplitDelimiterBehavior::Removed)?,
+        // Punctuation that PTB always splits off; an ellipsis and a double dash stay whole.
+        split(r"\.\.\.|--|[,;:?!%$#&@]|``|''", SplitDelimiterBehavior::Isolated)?,
+        // A word-final period (abbreviations with inner periods such as "U.S." keep theirs).
+        split(r"(?<=[^.])\.$", SplitDelimiterBehavior::Isolated)?,
+        // Opening single quote at the start of a word, closing one at its end.
+        split(r"^'(?=[A-Za-z])|(?<=[^sS'])'$", SplitDelimiterBehavior::Isolated)?,
+        // Clitics: "can't" -> "ca n't", "it's" -> "it 's", "I'm" -> "I 'm", "cannot" -> "can not".
+        split(r"(?i)n't$|'(?:s|re|ve|m|ll|d)$|(?<=^(?i:can))not$", SplitDelimiterBehavior::Isolated)?,
+    ])
+    .into())
+}
+
+impl Vocab {
+    /// Build a vocabulary from tokens counted on the training split.
+    ///
+    /// Tokens are ordered by count (most frequent first, ties alphabetically) after `[PAD]` and
+    /// `[UNK]`; tokens seen fewer than `min_count` times map to `[UNK]`.
+    pub fn build<'a>(tokens: impl IntoIterator<Item = &'a str>, lowercase: bool, min_count: usize) -> Result<Self> {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for token in tokens {
+            let key = if lowercase { token.to_lowercase() } else { token.to_string() };
+            *counts.entry(key).or_default() += 1;
+        }
+        let mut entries: Vec<(String, usize)> = counts.into_iter().filter(|(_, n)| *n >= min_count.max(1)).collect();
+        entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut vocab: Vec<(String, u32)> = vec![(PAD_TOKEN.to_string(), PAD_ID), (UNK_TOKEN.to_string(), UNK_ID)];
+        for (i, (token, _)) in entries.into_iter().enumerate() {
+            vocab.push((token, i as u32 + 2));
+        }
+        Self::from_vocab(vocab, lowercase)
+    }
+
+    fn from_vocab(vocab: Vec<(String, u32)>, lowercase: bool) -> Result<Self> {
+        let model = WordLevel::builder()
+            .vocab(vocab.into_iter().collect())
+            .unk_token(UNK_TOKEN.to_string())
+            .build()
+            .map_err(tok_err)?;
+        let mut tokenizer = Tokenizer::new(model);
+        tokenizer.with_normalizer(Some(normalizer(lowercase)?)).map_err(tok_err)?;
+        tokenizer.with_pre_tokenizer(Some(pre_tokenizer()?));
+        Ok(Self { tokenizer, lowercase })
+    }
+
+    /// Load `tokenizer.json`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let tokenizer =
+            Tokenizer::from_file(path).map_err(|e| Error::Tokenizer(format!("cannot load {}: {e}", path.display())))?;
+        let lowercase = tokenizer
+            .get_normalizer()
+            .map(|n| serde_json::to_string(n).unwrap_or_default().contains("\"Lowercase\""))
+            .unwrap_or(false);
+        if tokenizer.token_to_id(PAD_TOKEN) != Some(PAD_ID) || tokenizer.token_to_id(UNK_TOKEN) != Some(UNK_ID) {
+            return Err(Error::Tokenizer(format!(
+                "{} is not a salient vocabulary: expected {PAD_TOKEN} at id 0 and {UNK_TOKEN} at id 1",
+                path.display()
+            )));
+        }
+        Ok(Self { tokenizer, lowercase })
+    }
+
+    /// The tokenizer as `tokenizer.json` text.
+    pub fn to_json(&self) -> Result<String> {
+        self.tokenizer.to_string(true).map_err(tok_err)
+    }
+
+    /// Number of entries, `[PAD]` and `[UNK]` included.
+    pub fn len(&self) -> usize {
+        self.tokenizer.get_vocab_size(false)
+    }
+
+    /// True when the vocabulary has only the special tokens.
+    pub fn is_empty(&self) -> bool {
+        self.len() <= 2
+    }
+
+    /// Whether tokens are lower-cased before look-up.
+    pub fn lowercase(&self) -> bool {
+        self.lowercase
+    }
+
+    /// The id of an already-split (SST) token; `[UNK]`'s id when it is unknown.
+    pub fn token_id(&self, token: &str) -> u32 {
+        let id = if self.lowercase {
+            self.tokenizer.token_to_id(&token.to_lowercase())
+        } else {
+            self.tokenizer.token_to_id(token)
+        };
+        id.unwrap_or(UNK_ID)
+    }
+
+    /// Ids of already-split (SST) tokens.
+    pub fn token_ids<S: AsRef<str>>(&self, tokens: &[S]) -> Vec<u32> {
+        tokens.iter().map(|t| self.token_id(t.as_ref())).collect()
+    }
+
+    /// The token for an id, if any.
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        self.tokenizer.id_to_token(id)
+    }
+
+    /// Split raw text the PTB way and look every token up.
+    pub fn encode_text(&self, text: &str) -> Result<EncodedText> {
+        let encoding = self.tokenizer.encode(text, false).map_err(tok_err)?;
+        let ids = encoding.get_ids().to_vec();
+        let tokens = encoding.get_tokens().to_vec();
+        let words = encoding
+            .get_offsets()
+            .iter()
+            .zip(&tokens)
+            .map(|(&(start, end), token)| {
+                let word = text.get(start..end).unwrap_or(token.as_str()).trim();
+                if word.is_empty() {
+                    token.clone()
+                } else {
+                    word.to_string()
+                }
+            })
+            .collect();
+        Ok(EncodedText { ids, tokens, words })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab() -> Vocab {
+        let words = "i ca n't stand it . the movie 's good -lrb- -rrb- `` '' , not 1\\/2 do";
+        Vocab::build(words.split(' '), true, 1).unwrap()
+    }
+
+    fn tokens(text: &str) -> Vec<String> {
+        vocab().encode_text(text).unwrap().tokens
+    }
+
+    #[test]
+    fn special_tokens_have_fixed_ids() {
+        let v = vocab();
+        assert_eq!(v.token_id(PAD_TOKEN), PAD_ID);
+        assert_eq!(v.token_id("never-seen"), UNK_ID);
+        assert_eq!(v.token_id("Movie"), v.token_id("movie"));
+        assert_ne!(v.token_id("movie"), UNK_ID);
+    }
+
+    #[test]
+    fn raw_text_is_split_like_ptb() {
+        assert_eq!(tokens("I can't stand it."), ["i", "ca", "n't", "stand", "it", "."]);
+        assert_eq!(
+            tokens("The movie's good, (not) \"good\""),
+            ["the", "movie", "'s", "good", ",", "-lrb-", "not", "-rrb-", "``", "good", "''"]
+        );
+        assert_eq!(tokens("1/2 I don't"), ["1\\/2", "i", "do", "n't"]);
+        assert_eq!(tokens("Wait... what?!"), ["wait", "...", "what", "?", "!"]);
+        assert_eq!(tokens("I cannot"), ["i", "can", "not"]);
+    }
+
+    #[test]
+    fn words_keep_the_users_characters() {
+        let e = vocab().encode_text("I can't (really)").unwrap();
+        assert_eq!(e.words, ["I", "ca", "n't", "(", "really", ")"]);
+        assert_eq!(e.ids.len(), e.words.len());
+        assert_eq!(e.unknown_count(), 1);
+    }
+
+    #[test]
+    fn no_break_space_stays_inside_a_word() {
+        let v = Vocab::build(["8\u{a0}1\\/2"], true, 1).unwrap();
+        let e = v.encode_text("8\u{a0}1/2").unwrap();
+        assert_eq!(e.tokens, ["8\u{a0}1\\/2"]);
+        assert_ne!(e.ids[0], UNK_ID);
+    }
+
+    #[test]
+    fn saved_json_round_trips() {
+        let v = vocab();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        std::fs::write(&path, v.to_json().unwrap()).unwrap();
+        let back = Vocab::load(&path).unwrap();
+        assert_eq!(back.len(), v.len());
+        assert!(back.lowercase());
+        assert_eq!(back.encode_text("I can't").unwrap(), v.encode_text("I can't").unwrap());
+    }
+}

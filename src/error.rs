@@ -1,0 +1,66 @@
+//! The library's error type: every failure names what went wrong, where, and what to do next.
+
+use std::path::PathBuf;
+
+use crate::data::sst::SstError;
+
+/// Everything that can go wrong in salient.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The SST data could not be read or parsed.
+    #[error(transparent)]
+    Sst(#[from] SstError),
+    /// A file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done ("cannot read", "cannot write", ...).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A checkpoint directory is missing a file, is corrupt, or does not match its config.
+    #[error("checkpoint {dir}: {message}")]
+    Checkpoint {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The tokenizer could not be built, saved or loaded.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// An argument or option has a value salient cannot use.
+    #[error("invalid {name}: {message}")]
+    InvalidArgument {
+        /// The argument's name, as the user wrote it (`--lr`, `text`, ...).
+        name: &'static str,
+        /// What was expected.
+        message: String,
+    },
+    /// A tensor operation failed (a bug, a shape mismatch, or an unavailable device).
+    #[error("tensor operation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An I/O error with the path it concerns.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), source }
+    }
+
+    /// A checkpoint error.
+    pub fn checkpoint(dir: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Checkpoint { dir: dir.into(), message: message.into() }
+    }
+
+    /// An invalid-argument error.
+    pub fn invalid(name: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidArgument { name, message: message.into() }
+    }
+}

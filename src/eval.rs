@@ -1,0 +1,82 @@
+//! Evaluation: sentence- and phrase-level accuracy of a classifier on SST trees.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::SplitScores;
+use crate::data::{batch, Batch, Task, Tree, Vocab};
+use crate::error::Result;
+use crate::model::Classifier;
+
+/// Accuracy on a split, with the counts behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Correct sentences / sentences (roots; binary drops neutral ones).
+    pub sentence_accuracy: f64,
+    /// Correct phrases / phrases (every labelled node occurrence; binary drops neutral ones).
+    pub phrase_accuracy: f64,
+    /// Number of sentences scored.
+    pub sentences: usize,
+    /// Number of phrases scored.
+    pub phrases: usize,
+}
+
+impl Evaluation {
+    /// The two accuracies.
+    pub fn scores(&self) -> SplitScores {
+        SplitScores { sentence_accuracy: self.sentence_accuracy, phrase_accuracy: self.phrase_accuracy }
+    }
+}
+
+/// Predict every distinct token sequence once, in length-sorted batches of `batch_size`.
+pub fn predict_all(model: &Classifier, sequences: &[&[u32]], batch_size: usize) -> Result<Vec<u32>> {
+    let examples: Vec<batch::Example> =
+        sequences.iter().map(|s| batch::Example { ids: s.to_vec(), label: 0 }).collect();
+    let mut predictions = vec![0u32; sequences.len()];
+    for group in batch::length_batches::<rand::rngs::StdRng>(&examples, batch_size, None) {
+        let seqs: Vec<&[u32]> = group.iter().map(|&i| sequences[i]).collect();
+        let b = Batch::from_sequences(&seqs, Vec::new());
+        for (&i, p) in group.iter().zip(model.predict(&b)?) {
+            predictions[i] = p;
+        }
+    }
+    Ok(predictions)
+}
+
+/// Sentence- and phrase-level accuracy of `model` on `trees` under `task`.
+pub fn evaluate(model: &Classifier, vocab: &Vocab, trees: &[Tree], task: Task) -> Result<Evaluation> {
+    // Each distinct phrase is predicted once; scores count every occurrence.
+    let mut index: HashMap<Vec<u32>, usize> = HashMap::new();
+    let mut occurrences: Vec<(usize, u32, bool)> = Vec::new(); // (distinct index, label, is root)
+    for tree in trees {
+        let root = tree.spans.len() - 1;
+        for (k, span) in tree.spans.iter().enumerate() {
+            let Some(label) = task.map_label(span.label) else { continue };
+            let ids = vocab.token_ids(tree.phrase_tokens(span));
+            let n = index.len();
+            let i = *index.entry(ids).or_insert(n);
+            occurrences.push((i, label as u32, k == root));
+        }
+    }
+    let mut distinct: Vec<(&Vec<u32>, usize)> = index.iter().map(|(k, &v)| (k, v)).collect();
+    distinct.sort_by_key(|&(_, v)| v);
+    let sequences: Vec<&[u32]> = distinct.iter().map(|(k, _)| k.as_slice()).collect();
+    let predictions = predict_all(model, &sequences, 256)?;
+    let (mut sentences, mut sentence_correct, mut phrase_correct) = (0usize, 0usize, 0usize);
+    for &(i, label, is_root) in &occurrences {
+        let correct = predictions[i] == label;
+        phrase_correct += correct as usize;
+        if is_root {
+            sentences += 1;
+            sentence_correct += correct as usize;
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    Ok(Evaluation {
+        sentence_accuracy: ratio(sentence_correct, sentences),
+        phrase_accuracy: ratio(phrase_correct, occurrences.len()),
+        sentences,
+        phrases: occurrences.len(),
+    })
+}

@@ -1,0 +1,195 @@
+//! The classifiers against hand-computed cases, finite differences and one-at-a-time runs.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::VarBuilder;
+use salient::data::{Batch, Task};
+use salient::model::{
+    Arch, Classifier, ClassifierConfig, Direction, Gate, NoTrace, Site, SiteKind, Trace, TraceRequest,
+};
+
+const ARCHS: [Arch; 3] = [Arch::Rnn, Arch::Lstm, Arch::Bilstm];
+
+fn config(arch: Arch) -> ClassifierConfig {
+    ClassifierConfig { arch, task: Task::Fine, vocab_size: 12, embedding_dim: 4, hidden_dim: 3 }
+}
+
+fn model(arch: Arch, dtype: DType, seed: u64) -> Classifier {
+    let cfg = config(arch);
+    // Larger weights than training's init, so that every gate and state matters.
+    let params = cfg.init_parameters(seed, 0.8, &Device::Cpu).unwrap();
+    let params: HashMap<String, Tensor> = params.into_iter().map(|(k, v)| (k, v.to_dtype(dtype).unwrap())).collect();
+    Classifier::load(VarBuilder::from_tensors(params, dtype, &Device::Cpu), cfg).unwrap()
+}
+
+fn logits_of(m: &Classifier, seqs: &[Vec<u32>]) -> Vec<Vec<f32>> {
+    let b = Batch::from_sequences(seqs, Vec::new());
+    m.forward(&b, &mut NoTrace).unwrap().to_vec2::<f32>().unwrap()
+}
+
+#[test]
+fn padded_batch_matches_one_sentence_at_a_time() {
+    let seqs = vec![vec![2, 3, 4, 5, 6], vec![7], vec![8, 9, 10], vec![11, 2]];
+    for arch in ARCHS {
+        let m = model(arch, DType::F32, 7);
+        let batched = logits_of(&m, &seqs);
+        for (i, s) in seqs.iter().enumerate() {
+            let alone = logits_of(&m, std::slice::from_ref(s));
+            for (a, b) in batched[i].iter().zip(&alone[0]) {
+                assert!((a - b).abs() < 1e-5, "{arch}: row {i}: {a} vs {b}");
+            }
+        }
+    }
+}
+
+#[test]
+fn padding_changes_nothing_and_padding_tokens_get_no_gradient() {
+    // Row 0 is padded by 3; its gradient at the padded positions must be exactly zero.
+    for arch in ARCHS {
+        let m = model(arch, DType::F32, 3);
+        let b = Batch::from_sequences(&[vec![4, 5], vec![6, 7, 8, 9, 10]], Vec::new());
+        let x = Var::from_tensor(&m.embed(&b).unwrap()).unwrap();
+        let mask = m.mask(&b).unwrap();
+        let logits = m.forward_embedded(x.as_tensor(), mask.as_ref(), None, &mut NoTrace).unwrap();
+        let grads = logits.narrow(1, 2, 1).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = grads.get(x.as_tensor()).unwrap().to_vec3::<f32>().unwrap();
+        for t in 0..3 {
+            assert!(g[0][t].iter().all(|&v| v == 0.0), "{arch}: gradient leaked into padding at {t}");
+        }
+        assert!(g[0][3].iter().any(|&v| v != 0.0), "{arch}: real tokens get a gradient");
+    }
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// A 1-d tanh RNN and a 1-d LSTM over two steps, computed by hand.
+#[test]
+fn tiny_models_match_hand_computation() {
+    let dev = Device::Cpu;
+    let t = |v: &[f64], shape: &[usize]| Tensor::from_slice(v, shape, &dev).unwrap();
+    let emb = [0.0, 0.0, 0.5, -1.0]; // ids 2 and 3 embed to 0.5 and -1.0
+                                     // Tanh RNN: h1 = tanh(0.7*0.5 + 0.1 + 0.2), h2 = tanh(0.7*(-1) + 0.1 + 0.2 + 0.3*h1).
+    let mut p = HashMap::new();
+    p.insert("embedding.weight".to_string(), t(&emb, &[4, 1]));
+    p.insert("encoder.weight_ih_l0".to_string(), t(&[0.7], &[1, 1]));
+    p.insert("encoder.weight_hh_l0".to_string(), t(&[0.3], &[1, 1]));
+    p.insert("encoder.bias_ih_l0".to_string(), t(&[0.1], &[1]));
+    p.insert("encoder.bias_hh_l0".to_string(), t(&[0.2], &[1]));
+    p.insert("classifier.weight".to_string(), t(&[1.0, -2.0], &[2, 1]));
+    p.insert("classifier.bias".to_string(), t(&[0.0, 0.5], &[2]));
+    let cfg = ClassifierConfig { arch: Arch::Rnn, task: Task::Binary, vocab_size: 4, embedding_dim: 1, hidden_dim: 1 };
+    let m = Classifier::load(VarBuilder::from_tensors(p, DType::F64, &dev), cfg).unwrap();
+    let x = t(&[0.5, -1.0], &[1, 2, 1]);
+    let logits = m.forward_embedded(&x, None, None, &mut NoTrace).unwrap().to_vec2::<f64>().unwrap();
+    let h1 = (0.7f64 * 0.5 + 0.3).tanh();
+    let h2 = (0.7f64 * -1.0 + 0.3 + 0.3 * h1).tanh();
+    assert!((logits[0][0] - h2).abs() < 1e-12);
+    assert!((logits[0][1] - (-2.0 * h2 + 0.5)).abs() < 1e-12);
+
+    // LSTM, gates i f g o with weights w_ih = [1, 2, 3, 4], w_hh = [0.5, -0.5, 1, 0.25], biases 0.
+    let mut p = HashMap::new();
+    p.insert("embedding.weight".to_string(), t(&emb, &[4, 1]));
+    p.insert("encoder.weight_ih_l0".to_string(), t(&[1.0, 2.0, 3.0, 4.0], &[4, 1]));
+    p.insert("encoder.weight_hh_l0".to_string(), t(&[0.5, -0.5, 1.0, 0.25], &[4, 1]));
+    p.insert("encoder.bias_ih_l0".to_string(), t(&[0.0; 4], &[4]));
+    p.insert("encoder.bias_hh_l0".to_string(), t(&[0.0; 4], &[4]));
+    p.insert("classifier.weight".to_string(), t(&[1.0, 0.0], &[2, 1]));
+    p.insert("classifier.bias".to_string(), t(&[0.0, 0.0], &[2]));
+    let cfg = ClassifierConfig { arch: Arch::Lstm, ..cfg };
+    let m = Classifier::load(VarBuilder::from_tensors(p, DType::F64, &dev), cfg).unwrap();
+    let mut trace = Trace::new(TraceRequest::all());
+    let logits = m.forward_embedded(&x, None, None, &mut trace).unwrap().to_vec2::<f64>().unwrap();
+    let (mut h, mut c) = (0.0f64, 0.0f64);
+    let mut forgets = Vec::new();
+    for xv in [0.5f64, -1.0] {
+        let (i, f, g, o) =
+            (sigmoid(xv + 0.5 * h), sigmoid(2.0 * xv - 0.5 * h), (3.0 * xv + h).tanh(), sigmoid(4.0 * xv + 0.25 * h));
+        c = f * c + i * g;
+        h = o * c.tanh();
+        forgets.push(f);
+    }
+    assert!((logits[0][0] - h).abs() < 1e-12, "{} vs {h}", logits[0][0]);
+    let cell = trace.get(Site::Cell { direction: Direction::Forward, position: 1 }).unwrap().to_vec2::<f64>().unwrap();
+    assert!((cell[0][0] - c).abs() < 1e-12);
+    let f = trace.steps(SiteKind::Gates, Direction::Forward, Some(Gate::Forget)).unwrap().unwrap();
+    let f = f.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    assert!((f[0] - forgets[0]).abs() < 1e-12 && (f[1] - forgets[1]).abs() < 1e-12);
+}
+
+/// d logit_c / d embeddings against central differences, in f64, for every architecture.
+#[test]
+fn embedding_gradients_match_finite_differences() {
+    for arch in ARCHS {
+        let m = model(arch, DType::F64, 11);
+        let b = Batch::from_sequences(&[vec![2, 3, 4], vec![5, 6, 7, 8]], Vec::new());
+        let mask = m.mask(&b).unwrap();
+        let x0 = m.embed(&b).unwrap().to_dtype(DType::F64).unwrap();
+        let score = |x: &Tensor| -> Tensor {
+            let logits = m.forward_embedded(x, mask.as_ref(), None, &mut NoTrace).unwrap();
+            // A mix of classes and of rows, through a log-softmax, to exercise everything.
+            let lp = candle_nn::ops::log_softmax(&logits, D::Minus1).unwrap();
+            (lp.narrow(1, 1, 1).unwrap().sum_all().unwrap() + logits.narrow(1, 3, 1).unwrap().sum_all().unwrap())
+                .unwrap()
+        };
+        let x = Var::from_tensor(&x0).unwrap();
+        let grad = score(x.as_tensor())
+            .backward()
+            .unwrap()
+            .get(x.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let flat = x0.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let eps = 1e-6;
+        for k in 0..flat.len() {
+            let mut plus = flat.clone();
+            plus[k] += eps;
+            let mut minus = flat.clone();
+            minus[k] -= eps;
+            let f = |v: Vec<f64>| {
+                score(&Tensor::from_vec(v, x0.shape(), &Device::Cpu).unwrap()).to_scalar::<f64>().unwrap()
+            };
+            let numeric = (f(plus) - f(minus)) / (2.0 * eps);
+            assert!(
+                (numeric - grad[k]).abs() < 1e-7 * (1.0 + numeric.abs()),
+                "{arch} element {k}: analytic {} numeric {numeric}",
+                grad[k]
+            );
+        }
+    }
+}
+
+#[test]
+fn trace_hands_out_every_intermediate_value() {
+    for arch in ARCHS {
+        let m = model(arch, DType::F32, 5);
+        let b = Batch::from_sequences(&[vec![2, 3, 4, 5]], Vec::new());
+        let mut trace = Trace::new(TraceRequest::all());
+        let logits = m.forward(&b, &mut trace).unwrap();
+        assert_eq!(trace.embeddings().unwrap().dims(), &[1, 4, 4]);
+        let fwd = trace.steps(SiteKind::Hidden, Direction::Forward, None).unwrap().unwrap();
+        assert_eq!(fwd.dims(), &[1, 4, 3]);
+        let repr = trace.representation().unwrap().to_vec2::<f32>().unwrap();
+        let last = fwd.get(0).unwrap().get(3).unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(&repr[0][..3], last.as_slice(), "{arch}: representation starts with the last forward state");
+        if arch == Arch::Bilstm {
+            let bwd = trace.steps(SiteKind::Hidden, Direction::Backward, None).unwrap().unwrap();
+            let first = bwd.get(0).unwrap().get(0).unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(&repr[0][3..], first.as_slice(), "backward half is the state at position 0");
+        } else {
+            assert_eq!(repr[0].len(), 3);
+        }
+        let has_gates = trace.steps(SiteKind::Gates, Direction::Forward, Some(Gate::Input)).unwrap().is_some();
+        assert_eq!(has_gates, arch != Arch::Rnn);
+        assert_eq!(trace.logits().unwrap().to_vec2::<f32>().unwrap(), logits.to_vec2::<f32>().unwrap());
+        // Nothing is recorded unless asked.
+        let mut empty = Trace::new(TraceRequest { logits: true, ..Default::default() });
+        m.forward(&b, &mut empty).unwrap();
+        assert_eq!(empty.records().len(), 1);
+    }
+}
