@@ -16,6 +16,7 @@ Usage (normally through benches/pytorch_peer.sh, which installs torch first):
 import argparse
 import gzip
 import json
+import os
 import random
 import sys
 import time
@@ -123,7 +124,8 @@ def main():
     batches = [(torch.tensor([examples[i][0] for i in b]), torch.tensor([examples[i][1] for i in b]))
                for b in order]
     print(f"pytorch peer: torch {torch.__version__}, {len(examples)} phrases, vocab {vocab_size}, "
-          f"{len(batches)} batches", file=sys.stderr)
+          f"{len(batches)} batches, load average {os.getloadavg()[0]:.2f} (busy cores slow it down)",
+          file=sys.stderr)
 
     model = Classifier(vocab_size, args.arch)
     model.train()

@@ -38,7 +38,7 @@ fn options(arch: Arch) -> TrainOptions {
         dropout: 0.0,
         patience: 30,
         init_scale: 0.3,
-        ..TrainOptions::paper(arch, Task::Fine)
+        ..TrainOptions::recommended(arch, Task::Fine)
     }
 }
 

@@ -26,7 +26,7 @@ pub struct Args {
     /// Directory with SST train/dev/test trees (`train.txt.gz` or `train.txt`, ...).
     #[arg(long, default_value = "data/sst")]
     data: PathBuf,
-    /// Output directory (default: data/models/<arch>-<task>-run).
+    /// Output directory (default: runs/<arch>-<task>).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Most epochs.
@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1e-5)]
     l2: f64,
     /// Dropout on embeddings and on the final representation.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.5)]
     dropout: f32,
     /// Seed for initialisation, shuffling and dropout.
     #[arg(long, default_value_t = 1)]
@@ -74,10 +74,8 @@ fn parse_task(s: &str) -> Result<Task, String> {
     s.parse()
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let device = args.device.open()?;
-    let out = args.out.unwrap_or_else(|| PathBuf::from(format!("data/models/{}-{}-run", args.arch, args.task)));
-    let options = TrainOptions {
+fn options(args: &Args) -> TrainOptions {
+    TrainOptions {
         epochs: args.epochs,
         batch_size: args.batch_size,
         lr: args.lr,
@@ -88,9 +86,15 @@ pub fn run(args: Args) -> Result<()> {
         embedding_dim: args.embedding_dim,
         hidden_dim: args.hidden_dim,
         lowercase: !args.keep_case,
-        weights_dtype: args.weights_dtype,
-        ..TrainOptions::paper(args.arch, args.task)
-    };
+        weights_dtype: args.weights_dtype.clone(),
+        ..TrainOptions::recommended(args.arch, args.task)
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let device = args.device.open()?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", args.arch, args.task)));
+    let options = options(&args);
     let bar = ProgressBar::hidden();
     bar.set_style(
         ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} batches {elapsed}<{eta} {msg}")
@@ -149,4 +153,26 @@ pub fn run(args: Args) -> Result<()> {
         None => eprintln!("no epoch was run; model in {}", out.display()),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn flag_defaults_are_the_recommended_options() {
+        let w = Wrapper::try_parse_from(["train", "--arch", "bilstm", "--task", "binary"]).unwrap();
+        assert_eq!(options(&w.args), TrainOptions::recommended(Arch::Bilstm, Task::Binary));
+        let w = Wrapper::try_parse_from(["train", "--arch", "rnn", "--task", "fine", "--lr", "0.1", "--keep-case"]).unwrap();
+        let o = options(&w.args);
+        assert_eq!((o.lr, o.lowercase), (0.1, false));
+    }
 }

@@ -75,11 +75,13 @@ impl AdaGrad {
         let AdaGradConfig { lr, l2, eps, .. } = self.config;
         for slot in &mut self.dense {
             let Some(g) = grads.get(slot.var.as_tensor()) else { continue };
-            let w = slot.var.as_tensor();
-            let g = if slot.decay && l2 > 0.0 { (g + (w * l2)?)? } else { g.clone() };
+            // Detached: the update must not keep this step's autograd graph alive (through the
+            // accumulator, every step's graph would be kept).
+            let (g, w) = (g.detach(), slot.var.as_tensor().detach());
+            let g = if slot.decay && l2 > 0.0 { (g + (&w * l2)?)? } else { g };
             slot.accumulator = (&slot.accumulator + g.sqr()?)?;
             let update = (g / (slot.accumulator.sqrt()? + eps)?)?;
-            slot.var.set(&(w - (update * lr)?)?)?;
+            slot.var.set(&(&w - (update * lr)?)?)?;
         }
         self.sparse_step(embedding, ids, embedding_grad);
         Ok(())
