@@ -14,7 +14,10 @@ use tokenizers::models::wordlevel::WordLevel;
 use tokenizers::normalizers::{Lowercase, Replace, Sequence as NormalizerSequence};
 use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::{NormalizerWrapper, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
+use tokenizers::{
+    Normalizer, NormalizerWrapper, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer, PreTokenizerWrapper,
+    SplitDelimiterBehavior, Tokenizer,
+};
 
 use crate::error::{Error, Result};
 
@@ -185,10 +188,10 @@ impl Vocab {
 
     /// The id of an already-split (SST) token; `[UNK]`'s id when it is unknown.
     pub fn token_id(&self, token: &str) -> u32 {
-        let id = if self.lowercase {
-            self.tokenizer.token_to_id(&token.to_lowercase())
-        } else {
+        let id = if token == PAD_TOKEN || token == UNK_TOKEN || !self.lowercase {
             self.tokenizer.token_to_id(token)
+        } else {
+            self.tokenizer.token_to_id(&token.to_lowercase())
         };
         id.unwrap_or(UNK_ID)
     }
@@ -204,24 +207,30 @@ impl Vocab {
     }
 
     /// Split raw text the PTB way and look every token up.
+    ///
+    /// Runs the tokenizer's own normalizer and pre-tokenizer, so `tokens` are the normalized
+    /// forms (also for unknown words) and `words` the user's characters behind each.
     pub fn encode_text(&self, text: &str) -> Result<EncodedText> {
-        let encoding = self.tokenizer.encode(text, false).map_err(tok_err)?;
-        let ids = encoding.get_ids().to_vec();
-        let tokens = encoding.get_tokens().to_vec();
-        let words = encoding
-            .get_offsets()
-            .iter()
-            .zip(&tokens)
-            .map(|(&(start, end), token)| {
-                let word = text.get(start..end).unwrap_or(token.as_str()).trim();
-                if word.is_empty() {
-                    token.clone()
-                } else {
-                    word.to_string()
-                }
-            })
-            .collect();
-        Ok(EncodedText { ids, tokens, words })
+        let mut pre = PreTokenizedString::from(text);
+        if let Some(normalizer) = self.tokenizer.get_normalizer() {
+            pre.normalize(|n| normalizer.normalize(n)).map_err(tok_err)?;
+        }
+        if let Some(pre_tokenizer) = self.tokenizer.get_pre_tokenizer() {
+            pre_tokenizer.pre_tokenize(&mut pre).map_err(tok_err)?;
+        }
+        let splits = pre.get_splits(OffsetReferential::Original, OffsetType::Byte);
+        let mut encoded = EncodedText {
+            ids: Vec::with_capacity(splits.len()),
+            tokens: Vec::with_capacity(splits.len()),
+            words: Vec::with_capacity(splits.len()),
+        };
+        for (token, (start, end), _) in splits {
+            let word = text.get(start..end).map(str::trim).filter(|w| !w.is_empty()).unwrap_or(token);
+            encoded.ids.push(self.tokenizer.token_to_id(token).unwrap_or(UNK_ID));
+            encoded.tokens.push(token.to_string());
+            encoded.words.push(word.to_string());
+        }
+        Ok(encoded)
     }
 }
 
