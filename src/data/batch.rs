@@ -39,6 +39,14 @@ pub struct Batch {
 
 impl Batch {
     /// Left-pad sequences into one batch. Every sequence must be non-empty.
+    ///
+    /// ```
+    /// use salient::data::Batch;
+    /// let b = Batch::from_sequences(&[vec![5, 6, 7], vec![8]], vec![1, 0]);
+    /// assert_eq!((b.batch, b.seq_len), (2, 3));
+    /// assert_eq!(b.ids, [5, 6, 7, 0, 0, 8]); // the last column is always a real token
+    /// assert_eq!(b.mask, [1.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
+    /// ```
     pub fn from_sequences<S: AsRef<[u32]>>(seqs: &[S], labels: Vec<u32>) -> Self {
         let batch = seqs.len();
         let seq_len = seqs.iter().map(|s| s.as_ref().len()).max().unwrap_or(0);

@@ -116,6 +116,14 @@ impl Task {
     /// 3 and 4 to `Some(1)` and the neutral 2 to `None` (the example is
     /// dropped). A label above 4 is not an SST label and gives `None` for
     /// both tasks.
+    ///
+    /// ```
+    /// use salient::data::Task;
+    /// assert_eq!(Task::Fine.map_label(2), Some(2));
+    /// assert_eq!(Task::Binary.map_label(1), Some(0));
+    /// assert_eq!(Task::Binary.map_label(2), None);
+    /// assert_eq!(Task::Binary.map_label(4), Some(1));
+    /// ```
     pub fn map_label(self, label: u8) -> Option<u8> {
         match (self, label) {
             (_, 5..) => None,
