@@ -40,6 +40,31 @@ pub enum Error {
         /// What was expected.
         message: String,
     },
+    /// An attribution method name that salient does not know.
+    #[error("unknown attribution method `{name}`; known methods: {known}")]
+    UnknownMethod {
+        /// The name as given.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
+    },
+    /// A sentence that cannot be explained (empty, only unknown words, too long).
+    #[error("{0}")]
+    Sentence(#[from] crate::explain::SentenceError),
+    /// An output file exists and overwriting was not asked for.
+    #[error("{path} already exists; pass --force to overwrite it, or choose another --out")]
+    Exists {
+        /// The file that would be overwritten.
+        path: PathBuf,
+    },
+    /// A figure could not be drawn.
+    #[error("cannot draw {what}: {message}")]
+    Render {
+        /// The figure.
+        what: String,
+        /// The drawing backend's complaint.
+        message: String,
+    },
     /// A tensor operation failed (a bug, a shape mismatch, or an unavailable device).
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),

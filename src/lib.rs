@@ -5,13 +5,21 @@
 //! - [`train`]: AdaGrad, the training loop, resumable checkpoints.
 //! - [`eval`]: sentence- and phrase-level accuracy.
 //! - [`checkpoint`]: model directories (`model.safetensors`, `config.json`, `tokenizer.json`).
+//! - [`explain`]: attribution methods behind one interface (gradient, gradient x input,
+//!   integrated gradients, SmoothGrad, erasure, variance), views of representations, states and
+//!   gates, and faithfulness scores.
+//! - [`render`]: SVG heatmaps from plain labelled matrices.
+//! - [`export`]: CSV (long format), JSON with provenance, HTML indexes, safe file writing.
 #![deny(missing_docs)]
 
 pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod explain;
+pub mod export;
 pub mod model;
+pub mod render;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -4,7 +4,11 @@ use std::process::Command;
 
 fn salient(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_salient")).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -14,7 +18,20 @@ fn help_lists_every_subcommand_and_train_option() {
     assert!(out.contains("train") && out.contains("eval"));
     let (ok, out, _) = salient(&["train", "--help"]);
     assert!(ok);
-    for flag in ["--arch", "--task", "--data", "--out", "--epochs", "--batch-size", "--lr", "--l2", "--dropout", "--seed", "--device", "--resume"] {
+    for flag in [
+        "--arch",
+        "--task",
+        "--data",
+        "--out",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--l2",
+        "--dropout",
+        "--seed",
+        "--device",
+        "--resume",
+    ] {
         assert!(out.contains(flag), "train --help lacks {flag}");
     }
 }
@@ -34,7 +51,17 @@ fn bad_arguments_and_missing_models_are_clear_errors() {
     let (ok, _, err) = salient(&["train", "--arch", "rnn", "--task", "fine", "--data", dir.path().to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("train.txt") && err.contains("--data"), "{err}");
-    let (ok, _, err) = salient(&["train", "--arch", "rnn", "--task", "fine", "--dropout", "1.5", "--out", dir.path().join("o").to_str().unwrap()]);
+    let (ok, _, err) = salient(&[
+        "train",
+        "--arch",
+        "rnn",
+        "--task",
+        "fine",
+        "--dropout",
+        "1.5",
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
     assert!(!ok);
     assert!(err.contains("--dropout"), "{err}");
 }

@@ -32,7 +32,11 @@ fn shipped_models_score_what_the_readme_says() {
     for (dir, sentence, phrase) in rows {
         let loaded = load_classifier(Path::new(&dir), &Device::Cpu).unwrap();
         let e = evaluate(&loaded.model, &loaded.vocab, &test, loaded.card.model.task).unwrap();
-        assert!((e.sentence_accuracy - sentence).abs() < 6e-5, "{dir}: sentence {} vs README {sentence}", e.sentence_accuracy);
+        assert!(
+            (e.sentence_accuracy - sentence).abs() < 6e-5,
+            "{dir}: sentence {} vs README {sentence}",
+            e.sentence_accuracy
+        );
         assert!((e.phrase_accuracy - phrase).abs() < 6e-5, "{dir}: phrase {} vs README {phrase}", e.phrase_accuracy);
     }
 }
@@ -47,7 +51,17 @@ fn f16_storage_keeps_the_dev_scores_of_selection() {
         assert_eq!(loaded.card.weights_dtype, "f16");
         let e = evaluate(&loaded.model, &loaded.vocab, &dev, loaded.card.model.task).unwrap();
         let card = loaded.card.dev;
-        assert!((e.sentence_accuracy - card.sentence_accuracy).abs() < 1e-3, "{dir}: {} vs {}", e.sentence_accuracy, card.sentence_accuracy);
-        assert!((e.phrase_accuracy - card.phrase_accuracy).abs() < 1e-3, "{dir}: {} vs {}", e.phrase_accuracy, card.phrase_accuracy);
+        assert!(
+            (e.sentence_accuracy - card.sentence_accuracy).abs() < 1e-3,
+            "{dir}: {} vs {}",
+            e.sentence_accuracy,
+            card.sentence_accuracy
+        );
+        assert!(
+            (e.phrase_accuracy - card.phrase_accuracy).abs() < 1e-3,
+            "{dir}: {} vs {}",
+            e.phrase_accuracy,
+            card.phrase_accuracy
+        );
     }
 }

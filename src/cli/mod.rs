@@ -1,6 +1,9 @@
 //! Subcommands, one file each.
 
 mod eval;
+mod faithfulness;
+mod heatmap;
+mod saliency;
 mod train;
 
 use anyhow::{bail, Result};
@@ -21,6 +24,12 @@ enum Command {
     Train(train::Args),
     /// Score a trained model on an SST split (sentence and phrase accuracy).
     Eval(eval::Args),
+    /// Explain predictions: saliency heatmaps (gradient, IG, SmoothGrad, erasure, ...) per sentence.
+    Saliency(saliency::Args),
+    /// Draw a model's insides: representations of phrases, per-step states, LSTM gates.
+    Heatmap(heatmap::Args),
+    /// Score attribution methods by comprehensiveness and sufficiency on an SST split.
+    Faithfulness(faithfulness::Args),
 }
 
 /// Where tensors live.
@@ -53,6 +62,9 @@ pub fn run() -> Result<()> {
     match Cli::parse().command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Saliency(args) => saliency::run(args),
+        Command::Heatmap(args) => heatmap::run(args),
+        Command::Faithfulness(args) => faithfulness::run(args),
     }
 }
 

@@ -175,6 +175,11 @@ impl Classifier {
         &self.device
     }
 
+    /// The storage type of the weights (the type embeddings must have for [`Self::forward_embedded`]).
+    pub fn dtype(&self) -> candle_core::DType {
+        self.output_weight.dtype()
+    }
+
     /// The embedding table.
     pub fn embedding(&self) -> &Embedding {
         &self.embedding

@@ -1,0 +1,205 @@
+//! Saliency speed: first-derivative saliency maps per second over the SST test sentences,
+//! without and with rendering (SVG written to disk), against Captum's `Saliency` on the same
+//! model in PyTorch (CPU) in the same run.
+//!
+//! `cargo bench --bench saliency` (options after `--`: `--model DIR`, `--batch-size N`,
+//! `--threads N` (most threads tried; 1 is always tried), `--no-peer`).
+//! The model defaults to `data/models/bilstm-fine`; when it is missing a randomly initialised
+//! model of the same shape is saved to `target/bench/random-bilstm-fine` (speed does not depend
+//! on the weights). Both sides explain the predicted class by the paper's score `exp(z_c)` and
+//! take `|dS/de|` per token and dimension. salient batches sentences (sorted by length, one
+//! forward and backward pass per batch); the peer, `benches/captum_peer.sh`, runs Captum one
+//! sentence at a time, as its users do, and checks that its maps equal ours. Results also go to
+//! `target/bench/saliency.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use candle_core::{DType, Device};
+use salient::checkpoint::{load_classifier, save_classifier, ModelCard, SplitScores};
+use salient::data::{sst, Split, Task, Vocab};
+use salient::explain::{build_method, run_batches, Explainer, MethodParams, ModelSource, Sentence, Target};
+use salient::model::{Arch, Classifier, ClassifierConfig};
+use salient::render::{heatmap_svg, RenderOptions};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+/// The shipped model, or a random one of the same shape saved where the peer can read it.
+fn model_dir(trees: &[sst::Tree]) -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from(arg("--model").unwrap_or_else(|| "data/models/bilstm-fine".into()));
+    if dir.join("config.json").is_file() {
+        return Ok(dir);
+    }
+    let random = PathBuf::from("target/bench/random-bilstm-fine");
+    if random.join("config.json").is_file() {
+        return Ok(random);
+    }
+    eprintln!("{} not found; benchmarking a random model of the same shape in {}", dir.display(), random.display());
+    let vocab = Vocab::build(trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)), true, 1)?;
+    let config = ClassifierConfig {
+        arch: Arch::Bilstm,
+        task: Task::Fine,
+        vocab_size: vocab.len(),
+        embedding_dim: 60,
+        hidden_dim: 60,
+    };
+    let tensors = config.init_parameters(1, 0.1, &Device::Cpu)?;
+    let model = Classifier::load(candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu), config)?;
+    let card = ModelCard {
+        format: String::new(),
+        model: config,
+        weights_dtype: String::new(),
+        weights_sha256: String::new(),
+        training: serde_json::json!("random weights for benchmarking"),
+        epoch: 0,
+        dev: SplitScores { sentence_accuracy: 0.0, phrase_accuracy: 0.0 },
+    };
+    save_classifier(&random, &model, &vocab, card, DType::F32)?;
+    Ok(random)
+}
+
+/// The peer's JSON line, or `None` (with the reason on stderr) when it was skipped.
+fn captum(dir: &Path, input: &Path, threads: usize) -> Option<serde_json::Value> {
+    let out = Command::new("bash")
+        .arg("benches/captum_peer.sh")
+        .args(["--model", dir.to_str()?, "--input", input.to_str()?, "--threads", &threads.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .ok()?;
+    let line = String::from_utf8_lossy(&out.stdout).lines().last()?.to_string();
+    serde_json::from_str(&line).ok()
+}
+
+fn main() -> anyhow::Result<()> {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: single-threaded so far.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
+    let batch_size: usize = arg("--batch-size").and_then(|v| v.parse().ok()).unwrap_or(64);
+    let max_threads: usize = arg("--threads")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let peer = !std::env::args().any(|a| a == "--no-peer");
+    let data = Path::new("data/sst");
+    let train = sst::load_split(data, Split::Train)?;
+    let dir = model_dir(&train)?;
+    let loaded = load_classifier(&dir, &Device::Cpu)?;
+    let test = sst::load_split(data, Split::Test)?;
+    let sentences: Vec<Sentence> =
+        test.iter().enumerate().map(|(i, t)| Sentence::from_tokens(&loaded.vocab, i + 1, &t.tokens)).collect();
+    let tokens: usize = sentences.iter().map(Sentence::len).sum();
+    let method = build_method("grad", &MethodParams::default())?;
+    let target = Target::default();
+    std::fs::create_dir_all("target/bench")?;
+
+    let mut threads_tried = vec![1];
+    if max_threads > 1 {
+        threads_tried.push(max_threads);
+    }
+    let mut rows = Vec::new();
+    for &threads in &threads_tried {
+        let explainer = Explainer::new(&loaded.model, ModelSource::of(&loaded)).batch_size(batch_size).threads(threads);
+        explainer.attribute(method.as_ref(), &sentences[..256], &target, &mut |_| {})?; // warm-up
+        let start = Instant::now();
+        let maps = explainer.attribute(method.as_ref(), &sentences, &target, &mut |_| {})?;
+        let compute = start.elapsed().as_secs_f64();
+        drop(maps);
+
+        // With rendering: compute, draw and write every figure (drawing on the same threads).
+        let svg_dir = PathBuf::from(format!("target/bench/saliency-svg-{threads}"));
+        let _ = std::fs::remove_dir_all(&svg_dir);
+        std::fs::create_dir_all(&svg_dir)?;
+        let start = Instant::now();
+        let maps = explainer.attribute(method.as_ref(), &sentences, &target, &mut |_| {})?;
+        let groups: Vec<Vec<usize>> = (0..maps.len()).collect::<Vec<_>>().chunks(64).map(<[usize]>::to_vec).collect();
+        let bytes: Vec<usize> = run_batches(&groups, threads, &mut |_| {}, |group| {
+            let mut bytes = 0;
+            for &i in group {
+                let svg = heatmap_svg(&maps[i].heatmap(), &RenderOptions::default())?;
+                bytes += svg.len();
+                salient::export::write_file(&svg_dir.join(format!("sentence-{:04}.svg", i + 1)), svg.as_bytes(), true)?;
+            }
+            Ok(bytes)
+        })?;
+        let rendered = start.elapsed().as_secs_f64();
+        let n = sentences.len() as f64;
+        eprintln!(
+            "salient, {threads} thread(s): {:.0} maps/s without rendering, {:.0} figures/s with ({:.1} MB of SVG)",
+            n / compute,
+            n / rendered,
+            bytes.iter().sum::<usize>() as f64 / 1e6
+        );
+        rows.push((threads, n / compute, n / rendered));
+        if threads == 1 {
+            // What the peer checks its maps against: ours for the first sentences.
+            let check: Vec<_> = maps
+                .iter()
+                .take(20)
+                .map(|a| serde_json::json!({ "ids": a.ids, "matrix": a.matrix, "class": a.class }))
+                .collect();
+            let ids: Vec<&Vec<u32>> = sentences.iter().map(|s| &s.ids).collect();
+            std::fs::write(
+                "target/bench/saliency-peer-input.json",
+                serde_json::to_vec(&serde_json::json!({ "sentences": ids, "check": check }))?,
+            )?;
+        }
+    }
+    // Captum on as many threads as salient's rows, the best of them compared.
+    let peer_results: Vec<serde_json::Value> = if peer {
+        threads_tried
+            .iter()
+            .filter_map(|&t| captum(&dir, Path::new("target/bench/saliency-peer-input.json"), t))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let config = loaded.card.model;
+    println!(
+        "saliency speed: grad (|d exp(z_c)/de|, predicted class), {} {} model {}, {} SST test sentences ({} tokens), batches of {batch_size}",
+        config.arch,
+        config.task,
+        dir.display(),
+        sentences.len(),
+        tokens
+    );
+    println!("| implementation | threads | maps/s (no rendering) | SVG figures/s (rendered and written) |");
+    println!("| --- | ---: | ---: | ---: |");
+    for (threads, plain, rendered) in &rows {
+        println!("| salient | {threads} | {plain:.0} | {rendered:.0} |");
+    }
+    for p in &peer_results {
+        println!(
+            "| Captum `Saliency` (torch {}), one sentence at a time | {} | {:.0} | - |",
+            p["torch_version"].as_str().unwrap_or("?"),
+            p["threads"],
+            p["sentences_per_s"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    if peer_results.is_empty() {
+        println!("| Captum `Saliency` | - | skipped | - |");
+    } else {
+        let ours = rows.iter().map(|r| r.1).fold(0.0, f64::max);
+        let theirs = peer_results.iter().filter_map(|p| p["sentences_per_s"].as_f64()).fold(0.0, f64::max);
+        let diff = peer_results.iter().filter_map(|p| p["max_relative_difference"].as_f64()).fold(0.0, f64::max);
+        println!(
+            "\nsalient / Captum, best row of each: {:.1}x without rendering; Captum's maps match salient's to {diff:.1e} (largest difference relative to the map's largest value)",
+            ours / theirs
+        );
+    }
+    let json = serde_json::json!({
+        "model": dir, "arch": config.arch, "task": config.task, "sentences": sentences.len(), "tokens": tokens,
+        "batch_size": batch_size,
+        "salient": rows.iter().map(|(t, p, r)| serde_json::json!({ "threads": t, "maps_per_s": p, "figures_per_s": r })).collect::<Vec<_>>(),
+        "captum": peer_results,
+    });
+    std::fs::write("target/bench/saliency.json", serde_json::to_vec_pretty(&json)?)?;
+    Ok(())
+}

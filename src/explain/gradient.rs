@@ -1,0 +1,132 @@
+//! First-derivative saliency (`grad`, the paper's) and gradient x input (`grad-input`).
+//!
+//! One forward and one backward pass per batch: `w_ij = dS_c/de_ij` at the input. `grad` gives
+//! `|w_ij|` and, per token, `||w_i||_2`; `grad-input` gives `w_ij e_ij` and, per token, the sum
+//! over `j` (the first-order Taylor term of token `i`).
+
+use candle_core::DType;
+
+use super::{
+    embed, embedding_gradients, fixed_classes, host_rows, real_positions, Input, Method, Row, ScoreKind, Target,
+};
+use crate::error::{Error, Result};
+use crate::model::Classifier;
+use crate::render::Values;
+
+/// `grad` (`times_input: false`) or `grad-input` (`true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gradient {
+    /// Multiply the gradient by the input embedding.
+    pub times_input: bool,
+}
+
+/// L2 norm of a vector.
+pub fn l2(v: &[f32]) -> f32 {
+    v.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>().sqrt() as f32
+}
+
+impl Method for Gradient {
+    fn name(&self) -> &'static str {
+        if self.times_input {
+            "grad-input"
+        } else {
+            "grad"
+        }
+    }
+
+    fn options(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+
+    fn values(&self) -> Values {
+        if self.times_input {
+            Values::Signed
+        } else {
+            Values::Magnitude
+        }
+    }
+
+    fn value_label(&self, score: ScoreKind) -> String {
+        let f = score.formula();
+        if self.times_input {
+            format!("d{f}/de · e")
+        } else {
+            format!("|d{f}/de|")
+        }
+    }
+
+    fn token_score(&self) -> &'static str {
+        if self.times_input {
+            "sum over dimensions"
+        } else {
+            "L2 norm over dimensions"
+        }
+    }
+
+    fn attribute(&self, model: &Classifier, input: &Input, target: &Target) -> Result<Vec<Row>> {
+        let b = &input.batch;
+        let fixed = fixed_classes(target.class, model.config().num_classes(), b.batch)?;
+        let (grads, inputs, logits, classes, scores) = match input.fused {
+            Some(fused) => {
+                let d = model.config().embedding_dim;
+                let table = model.embedding();
+                let mut x = Vec::with_capacity(b.ids.len() * d);
+                for &id in &b.ids {
+                    if id as usize >= table.vocab_size() {
+                        return Err(Error::invalid("token id", format!("{id} is outside the vocabulary")));
+                    }
+                    x.extend_from_slice(table.row(id));
+                }
+                let pass = fused.gradients(&x, &b.lengths, b.seq_len, fixed.as_deref(), target.score)?;
+                let real = |flat: &[f32]| -> Vec<Vec<Vec<f32>>> {
+                    (0..b.batch)
+                        .map(|r| {
+                            (b.seq_len - b.lengths[r]..b.seq_len)
+                                .map(|p| flat[(r * b.seq_len + p) * d..(r * b.seq_len + p + 1) * d].to_vec())
+                                .collect()
+                        })
+                        .collect()
+                };
+                let inputs = if self.times_input { Some(real(&x)) } else { None };
+                (real(&pass.grad), inputs, pass.logits, pass.classes, pass.scores)
+            }
+            None => {
+                let x = embed(model, b)?;
+                let mask = model.mask(b)?;
+                let pass = embedding_gradients(model, &x, mask.as_ref(), fixed.as_deref(), target.score)?;
+                let inputs = if self.times_input { Some(real_positions(&x, &b.lengths)?) } else { None };
+                let scores = pass.scores.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+                (real_positions(&pass.grad, &b.lengths)?, inputs, host_rows(&pass.logits)?, pass.classes, scores)
+            }
+        };
+        Ok(grads
+            .into_iter()
+            .enumerate()
+            .map(|(r, g)| {
+                let (matrix, token_scores) = match &inputs {
+                    None => {
+                        let token_scores = g.iter().map(|v| l2(v)).collect();
+                        (g.into_iter().map(|v| v.into_iter().map(f32::abs).collect()).collect(), token_scores)
+                    }
+                    Some(xs) => {
+                        let m: Vec<Vec<f32>> = g
+                            .iter()
+                            .zip(&xs[r])
+                            .map(|(gv, xv)| gv.iter().zip(xv).map(|(a, b)| a * b).collect())
+                            .collect();
+                        let token_scores = m.iter().map(|v| v.iter().sum()).collect();
+                        (m, token_scores)
+                    }
+                };
+                Row {
+                    matrix,
+                    token_scores,
+                    class: classes[r],
+                    logits: logits[r].clone(),
+                    score: scores[r],
+                    completeness: None,
+                }
+            })
+            .collect())
+    }
+}

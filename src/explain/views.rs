@@ -1,0 +1,257 @@
+//! Views of a model's insides, through its trace hooks, as labelled matrices:
+//!
+//! - [`representations`]: the final representation of each of several phrases, one row each
+//!   over the representation's dimensions (the paper's Figure 1: "good" / "not good" / "bad" /
+//!   "not bad").
+//! - [`states`]: the hidden state after each token of one sentence (for a BiLSTM, the forward
+//!   units then the backward ones).
+//! - [`gates`]: the input, forget and output gate activations of an LSTM after each token, one
+//!   `tokens x hidden` matrix per gate and direction.
+
+use serde::{Deserialize, Serialize};
+
+use super::{argmax, Input, ModelSource, Provenance, Sentence};
+use crate::error::{Error, Result};
+use crate::model::{Arch, Classifier, Direction, Gate, SiteKind, Trace, TraceRequest};
+use crate::render::{format_number, Heatmap, Values};
+
+/// Which view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    /// Final representations of phrases, one row each.
+    #[default]
+    Representation,
+    /// Per-step hidden states of a sentence.
+    States,
+    /// LSTM gate activations of a sentence.
+    Gates,
+}
+
+/// What a row of a [`MatrixView`] is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowKey {
+    /// The sentence's id.
+    pub sentence: usize,
+    /// The token position, for per-step views; `None` for a whole sentence.
+    pub position: Option<usize>,
+    /// The token, or the whole phrase.
+    pub token: String,
+}
+
+/// A labelled matrix taken from a forward pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixView {
+    /// Which view.
+    pub view: View,
+    /// The gate, for gate views.
+    pub gate: Option<Gate>,
+    /// The direction, for gate views.
+    pub direction: Option<Direction>,
+    /// The sentence, for per-step views.
+    pub text: Option<String>,
+    /// One key per row.
+    pub rows: Vec<RowKey>,
+    /// One label per column (`0`.., or `f0`.. and `b0`.. for a BiLSTM).
+    pub column_labels: Vec<String>,
+    /// `rows x columns`.
+    pub matrix: Vec<Vec<f32>>,
+    /// A note per row (the predicted class of each phrase); may be empty.
+    pub row_notes: Vec<String>,
+    /// Signed values or gate activations in `[0, 1]`.
+    pub values: Values,
+    /// How it was made.
+    pub provenance: Provenance,
+}
+
+impl MatrixView {
+    /// A short name for file names: `representation`, `states`, `gate-forget-forward`.
+    pub fn slug(&self) -> String {
+        match (self.view, self.gate, self.direction) {
+            (View::Gates, Some(g), Some(d)) => format!("gate-{}-{}", gate_name(g), direction_name(d)),
+            (View::Representation, ..) => "representation".into(),
+            _ => "states".into(),
+        }
+    }
+
+    /// What the view shows, for titles.
+    pub fn describe(&self) -> String {
+        match (self.view, self.gate, self.direction) {
+            (View::Gates, Some(g), Some(d)) => format!("{} gate ({})", gate_name(g), direction_name(d)),
+            (View::Representation, ..) => "final representation".into(),
+            _ => "hidden states".into(),
+        }
+    }
+
+    /// The figure.
+    pub fn heatmap(&self) -> Heatmap {
+        let mut subtitle = Vec::new();
+        if let (Some(text), Some(first)) = (&self.text, self.rows.first()) {
+            subtitle.push(format!("#{}: {text}", first.sentence));
+        }
+        let x_label = match self.view {
+            View::Representation => "representation dimension",
+            _ => "hidden unit",
+        };
+        Heatmap {
+            title: format!("{} · {}", self.provenance.model.name(), self.describe()),
+            subtitle,
+            row_labels: self.rows.iter().map(|r| r.token.clone()).collect(),
+            muted_rows: Vec::new(),
+            row_notes: self.row_notes.clone(),
+            notes_title: if self.row_notes.is_empty() { String::new() } else { "predicted".into() },
+            column_labels: self.column_labels.clone(),
+            x_label: x_label.into(),
+            value_label: match self.view {
+                View::Gates => "activation".into(),
+                View::States => "h".into(),
+                View::Representation => "value".into(),
+            },
+            values: self.matrix.iter().flatten().copied().collect(),
+            columns: self.column_labels.len(),
+            kind: self.values,
+        }
+    }
+}
+
+fn gate_name(g: Gate) -> &'static str {
+    match g {
+        Gate::Input => "input",
+        Gate::Forget => "forget",
+        Gate::Output => "output",
+        Gate::Candidate => "candidate",
+    }
+}
+
+fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::Forward => "forward",
+        Direction::Backward => "backward",
+    }
+}
+
+fn directions(arch: Arch) -> &'static [Direction] {
+    match arch {
+        Arch::Bilstm => &[Direction::Forward, Direction::Backward],
+        _ => &[Direction::Forward],
+    }
+}
+
+fn column_labels(arch: Arch, hidden: usize) -> Vec<String> {
+    match arch {
+        Arch::Bilstm => (0..hidden).map(|j| format!("f{j}")).chain((0..hidden).map(|j| format!("b{j}"))).collect(),
+        _ => (0..hidden).map(|j| j.to_string()).collect(),
+    }
+}
+
+/// The final representation of each sentence (rows in the order given), with each one's
+/// predicted class as the row note.
+pub fn representations(model: &Classifier, source: &ModelSource, sentences: &[Sentence]) -> Result<MatrixView> {
+    if sentences.is_empty() || sentences.iter().any(Sentence::is_empty) {
+        return Err(Error::invalid("sentences", "the representation view needs at least one non-empty sentence"));
+    }
+    let input = Input::new(sentences.iter().collect());
+    let mut trace = Trace::new(TraceRequest { representation: true, ..Default::default() });
+    let x = super::embed(model, &input.batch)?;
+    let mask = model.mask(&input.batch)?;
+    let logits = model.forward_embedded(&x, mask.as_ref(), None, &mut trace)?;
+    let repr = trace.representation().expect("the representation was asked for");
+    let names = model.config().task.class_names();
+    let config = model.config();
+    Ok(MatrixView {
+        view: View::Representation,
+        gate: None,
+        direction: None,
+        text: None,
+        rows: sentences.iter().map(|s| RowKey { sentence: s.id, position: None, token: s.words.join(" ") }).collect(),
+        column_labels: column_labels(config.arch, config.hidden_dim),
+        matrix: super::host_rows(repr)?,
+        row_notes: super::host_rows(&logits)?
+            .iter()
+            .map(|l| {
+                let c = argmax(l);
+                format!("{} {}", names[c], format_number(super::softmax(l)[c]))
+            })
+            .collect(),
+        values: Values::Signed,
+        provenance: Provenance::view(model, source, "representation"),
+    })
+}
+
+fn step_rows(sentence: &Sentence) -> Vec<RowKey> {
+    sentence
+        .words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| RowKey { sentence: sentence.id, position: Some(i), token: w.clone() })
+        .collect()
+}
+
+fn traced(model: &Classifier, sentence: &Sentence, request: TraceRequest) -> Result<Trace> {
+    if sentence.is_empty() {
+        return Err(Error::invalid("sentence", "an empty sentence has no steps to show"));
+    }
+    let input = Input::new(vec![sentence]);
+    let mut trace = Trace::new(request);
+    let x = super::embed(model, &input.batch)?;
+    model.forward_embedded(&x, None, None, &mut trace)?;
+    Ok(trace)
+}
+
+/// The hidden state after each token of `sentence`: `tokens x hidden` (`x 2 hidden` for a
+/// BiLSTM: forward units, then backward units).
+pub fn states(model: &Classifier, source: &ModelSource, sentence: &Sentence) -> Result<MatrixView> {
+    let config = model.config();
+    let trace = traced(model, sentence, TraceRequest { hidden: true, ..Default::default() })?;
+    let mut matrix: Vec<Vec<f32>> = vec![Vec::new(); sentence.len()];
+    for &d in directions(config.arch) {
+        let steps = trace.steps(SiteKind::Hidden, d, None)?.expect("hidden states were asked for");
+        for (row, values) in matrix.iter_mut().zip(steps.get(0)?.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?) {
+            row.extend(values);
+        }
+    }
+    Ok(MatrixView {
+        view: View::States,
+        gate: None,
+        direction: None,
+        text: Some(sentence.text.clone()),
+        rows: step_rows(sentence),
+        column_labels: column_labels(config.arch, config.hidden_dim),
+        matrix,
+        row_notes: Vec::new(),
+        values: Values::Signed,
+        provenance: Provenance::view(model, source, "states"),
+    })
+}
+
+/// The input, forget and output gates after each token of `sentence`, one `tokens x hidden`
+/// matrix per gate and direction (forward first). An error for the tanh RNN, which has none.
+pub fn gates(model: &Classifier, source: &ModelSource, sentence: &Sentence) -> Result<Vec<MatrixView>> {
+    let config = model.config();
+    if config.arch == Arch::Rnn {
+        return Err(Error::invalid(
+            "--view",
+            "the rnn model has no gates; the gates view needs an lstm or bilstm model (try --view states)",
+        ));
+    }
+    let trace = traced(model, sentence, TraceRequest { gates: true, ..Default::default() })?;
+    let mut out = Vec::new();
+    for &d in directions(config.arch) {
+        for gate in [Gate::Input, Gate::Forget, Gate::Output] {
+            let steps = trace.steps(SiteKind::Gates, d, Some(gate))?.expect("gates were asked for");
+            out.push(MatrixView {
+                view: View::Gates,
+                gate: Some(gate),
+                direction: Some(d),
+                text: Some(sentence.text.clone()),
+                rows: step_rows(sentence),
+                column_labels: (0..config.hidden_dim).map(|j| j.to_string()).collect(),
+                matrix: steps.get(0)?.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?,
+                row_notes: Vec::new(),
+                values: Values::Unit,
+                provenance: Provenance::view(model, source, "gates"),
+            });
+        }
+    }
+    Ok(out)
+}
