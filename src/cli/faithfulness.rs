@@ -6,9 +6,10 @@ use anyhow::{Context, Result};
 use salient::checkpoint::load_classifier;
 use salient::data::{sst, Split};
 use salient::explain::faithfulness::{evaluate, FaithfulnessOptions};
-use salient::explain::{build_method, Baseline, Explainer, Method, MethodParams, ModelSource, ScoreKind, Sentence};
+use salient::explain::{build_method, Explainer, Method, ModelSource, ScoreKind, Sentence};
 use salient::export::write_file;
 
+use super::options::MethodArgs;
 use super::saliency::{progress_bar, threads};
 use super::DeviceArg;
 
@@ -38,21 +39,8 @@ pub struct Args {
     /// The score the attributions explain [default: each method's own: paper, logprob for erasure].
     #[arg(long, value_enum)]
     pub score: Option<ScoreKind>,
-    /// Integrated gradients: interpolation steps.
-    #[arg(long, default_value_t = 50)]
-    pub steps: usize,
-    /// Integrated gradients: the baseline.
-    #[arg(long, value_enum, default_value_t = Baseline::Zero)]
-    pub baseline: Baseline,
-    /// SmoothGrad: noisy samples per sentence.
-    #[arg(long, default_value_t = 50)]
-    pub samples: usize,
-    /// SmoothGrad: noise level.
-    #[arg(long, default_value_t = 0.15)]
-    pub noise: f32,
-    /// Seed of SmoothGrad's noise and of the random baseline.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub method_args: MethodArgs,
     /// Write the report as JSON to this file too.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -77,13 +65,7 @@ fn parse_split(s: &str) -> Result<Split, String> {
 pub fn run(args: Args) -> Result<()> {
     let device = args.device.open()?;
     let loaded = load_classifier(&args.model, &device)?;
-    let params = MethodParams {
-        steps: args.steps,
-        baseline: args.baseline,
-        samples: args.samples,
-        noise: args.noise,
-        seed: args.seed,
-    };
+    let params = args.method_args.params();
     let methods: Vec<Box<dyn Method>> = args
         .methods
         .iter()
@@ -117,7 +99,7 @@ pub fn run(args: Args) -> Result<()> {
         &refs,
         &sentences,
         args.score,
-        &FaithfulnessOptions { seed: args.seed, ..Default::default() },
+        &FaithfulnessOptions { seed: args.method_args.seed, ..Default::default() },
         &mut |name, done| {
             if bar.as_ref().map(|(n, _)| n.as_str()) != Some(name) {
                 if let Some((_, b)) = bar.take() {

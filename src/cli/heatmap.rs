@@ -7,8 +7,9 @@ use salient::checkpoint::load_classifier;
 use salient::explain::views::{self, MatrixView, View};
 use salient::explain::{ModelSource, DEFAULT_MAX_TOKENS};
 use salient::export::{self, Document, Format, OutputDir};
-use salient::render::{Heatmap, ScaleOptions};
+use salient::render::Heatmap;
 
+use super::options::FigureArgs;
 use super::saliency::{index_entries, sentences, write_figures};
 use super::DeviceArg;
 
@@ -36,18 +37,8 @@ pub struct Args {
     /// What to draw.
     #[arg(long, value_enum, default_value_t = View::Representation)]
     pub view: View,
-    /// What to write, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,csv,json")]
-    pub format: Vec<Format>,
-    /// Lower end of the colour scale.
-    #[arg(long, allow_hyphen_values = true)]
-    pub vmin: Option<f32>,
-    /// Upper end of the colour scale.
-    #[arg(long, allow_hyphen_values = true)]
-    pub vmax: Option<f32>,
-    /// One colour scale for all figures of the run.
-    #[arg(long)]
-    pub shared_scale: bool,
+    #[command(flatten)]
+    pub figures: FigureArgs,
     /// Longest sentence accepted, in tokens.
     #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
@@ -84,19 +75,19 @@ pub fn run(args: Args) -> Result<()> {
         }
     };
     let files: Vec<Vec<String>> = groups.iter().map(|g| g.iter().map(file_name).collect()).collect();
-    let svg = args.format.contains(&Format::Svg);
+    let svg = args.figures.wants(Format::Svg);
     let mut names: Vec<String> = Vec::new();
     if svg {
         names.extend(files.iter().flatten().cloned());
         names.push("index.html".into());
     }
-    if args.format.contains(&Format::Csv) {
+    if args.figures.wants(Format::Csv) {
         names.push("heatmap.csv".into());
     }
-    if args.format.contains(&Format::Json) {
+    if args.figures.wants(Format::Json) {
         names.push("heatmap.json".into());
     }
-    let scale = ScaleOptions { vmin: args.vmin, vmax: args.vmax, shared: args.shared_scale };
+    let scale = args.figures.scale();
     scale.check()?;
     let out = OutputDir::prepare(&args.out, args.force)?;
     out.check_free(&names)?;
@@ -118,11 +109,11 @@ pub fn run(args: Args) -> Result<()> {
         let title = format!("{} · {}", source.name(), all[0].describe());
         out.write("index.html", export::index_html(&title, &entries).as_bytes())?;
     }
-    if args.format.contains(&Format::Csv) {
+    if args.figures.wants(Format::Csv) {
         out.write("heatmap.csv", &export::csv::views(&all)?)?;
     }
     let n = all.len();
-    if args.format.contains(&Format::Json) {
+    if args.figures.wants(Format::Json) {
         out.write("heatmap.json", &Document::new("salient heatmap", all, failures.clone()).to_json()?)?;
     }
     eprintln!("drew {n} heatmap(s) into {}", out.path().display());

@@ -3,6 +3,7 @@
 mod eval;
 mod faithfulness;
 mod heatmap;
+mod options;
 mod saliency;
 mod train;
 

@@ -6,12 +6,12 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use salient::checkpoint::load_classifier;
 use salient::explain::{
-    build_method, gather, Baseline, ClassChoice, Explainer, MethodParams, ModelSource, ScoreKind, Sentence, Target,
-    DEFAULT_MAX_TOKENS,
+    build_method, gather, ClassChoice, Explainer, ModelSource, ScoreKind, Sentence, Target, DEFAULT_MAX_TOKENS,
 };
 use salient::export::{self, Document, Failure, Format, IndexEntry, OutputDir};
 use salient::render::{heatmap_svg, Heatmap, RenderOptions, ScaleOptions};
 
+use super::options::{FigureArgs, MethodArgs};
 use super::DeviceArg;
 
 /// Explain a classifier's decision on each sentence: a heatmap of tokens x embedding
@@ -47,33 +47,10 @@ pub struct Args {
     /// The class to explain: `predicted`, a class index, or a class name (`positive`).
     #[arg(long, default_value = "predicted")]
     pub class: String,
-    /// What to write, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,csv,json")]
-    pub format: Vec<Format>,
-    /// Lower end of the colour scale (default: 0 for magnitudes, -vmax for signed values).
-    #[arg(long, allow_hyphen_values = true)]
-    pub vmin: Option<f32>,
-    /// Upper end of the colour scale (default: the largest value).
-    #[arg(long, allow_hyphen_values = true)]
-    pub vmax: Option<f32>,
-    /// One colour scale for all figures of the run, so that they compare.
-    #[arg(long)]
-    pub shared_scale: bool,
-    /// Integrated gradients: interpolation steps.
-    #[arg(long, default_value_t = 50)]
-    pub steps: usize,
-    /// Integrated gradients: the baseline.
-    #[arg(long, value_enum, default_value_t = Baseline::Zero)]
-    pub baseline: Baseline,
-    /// SmoothGrad: noisy samples per sentence.
-    #[arg(long, default_value_t = 50)]
-    pub samples: usize,
-    /// SmoothGrad: noise level, a fraction of the sentence's embedding range.
-    #[arg(long, default_value_t = 0.15)]
-    pub noise: f32,
-    /// Seed of random numbers (SmoothGrad).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub figures: FigureArgs,
+    #[command(flatten)]
+    pub method_args: MethodArgs,
     /// Longest sentence accepted, in tokens.
     #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
@@ -186,32 +163,26 @@ pub fn write_figures(out: &OutputDir, names: &[String], maps: &[Heatmap], scale:
 pub fn run(args: Args) -> Result<()> {
     let device = args.device.open()?;
     let loaded = load_classifier(&args.model, &device)?;
-    let params = MethodParams {
-        steps: args.steps,
-        baseline: args.baseline,
-        samples: args.samples,
-        noise: args.noise,
-        seed: args.seed,
-    };
+    let params = args.method_args.params();
     let method = build_method(&args.method, &params)?;
     let class = ClassChoice::parse(&args.class, loaded.card.model.task.class_names())?;
     let target = Target { class, score: args.score.unwrap_or(method.default_score()) };
     let (sentences, failures) = sentences(&args.text, args.input.as_ref(), &loaded.vocab, args.max_tokens)?;
 
-    let svg = args.format.contains(&Format::Svg);
+    let svg = args.figures.wants(Format::Svg);
     let figure_names: Vec<String> = sentences.iter().map(|s| format!("sentence-{:04}.svg", s.id)).collect();
     let mut names: Vec<String> = Vec::new();
     if svg {
         names.extend(figure_names.iter().cloned());
         names.push("index.html".into());
     }
-    if args.format.contains(&Format::Csv) {
+    if args.figures.wants(Format::Csv) {
         names.extend(["saliency.csv".to_string(), "tokens.csv".to_string()]);
     }
-    if args.format.contains(&Format::Json) {
+    if args.figures.wants(Format::Json) {
         names.push("saliency.json".into());
     }
-    let scale = ScaleOptions { vmin: args.vmin, vmax: args.vmax, shared: args.shared_scale };
+    let scale = args.figures.scale();
     scale.check()?;
     let out = OutputDir::prepare(&args.out, args.force)?;
     out.check_free(&names)?;
@@ -233,11 +204,11 @@ pub fn run(args: Args) -> Result<()> {
         let title = format!("{} · {} · {}", ModelSource::of(&loaded).name(), method.name(), target.score.formula());
         out.write("index.html", export::index_html(&title, &entries).as_bytes())?;
     }
-    if args.format.contains(&Format::Csv) {
+    if args.figures.wants(Format::Csv) {
         out.write("saliency.csv", &export::csv::attributions(&attributions)?)?;
         out.write("tokens.csv", &export::csv::token_scores(&attributions)?)?;
     }
-    if args.format.contains(&Format::Json) {
+    if args.figures.wants(Format::Json) {
         let n = attributions.len();
         out.write("saliency.json", &Document::new("salient saliency", attributions, failures.clone()).to_json()?)?;
         eprintln!("explained {n} sentence(s) with {} into {}", method.name(), out.path().display());
