@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
     let trees = sst::load_split(data, Split::Train)?;
     let vocab = Vocab::build(trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)), true, 1)?;
     let examples = batch::unique_phrases(&trees, &vocab, Task::Fine);
-    let order = batch::length_batches(&examples, 32, Some(&mut StdRng::seed_from_u64(1)));
+    let order = batch::length_batches(examples.iter().map(|e| e.ids.len()), 32, Some(&mut StdRng::seed_from_u64(1)));
     let mut rows = Vec::new();
     for arch in [Arch::Rnn, Arch::Lstm, Arch::Bilstm] {
         let options = TrainOptions { dropout: 0.1, ..TrainOptions::recommended(arch, Task::Fine) };

@@ -181,6 +181,13 @@ pub fn classifier_from_tensors(
     config: ClassifierConfig,
     device: &Device,
 ) -> Result<Classifier> {
+    check_tensors(dir, &tensors, config)?;
+    Classifier::load(VarBuilder::from_tensors(tensors, DType::F32, device), config)
+}
+
+/// Check that `tensors` are exactly the parameters `config` describes, naming any missing,
+/// extra or misshaped one.
+pub fn check_tensors(dir: &Path, tensors: &HashMap<String, Tensor>, config: ClassifierConfig) -> Result<()> {
     let expected = config.parameter_shapes();
     for (name, shape) in &expected {
         match tensors.get(name) {
@@ -205,5 +212,5 @@ pub fn classifier_from_tensors(
             format!("{WEIGHTS_FILE} has tensor `{extra}` that a {} model does not have", config.arch),
         ));
     }
-    Classifier::load(VarBuilder::from_tensors(tensors, DType::F32, device), config)
+    Ok(())
 }

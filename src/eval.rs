@@ -31,10 +31,9 @@ impl Evaluation {
 
 /// Predict every distinct token sequence once, in length-sorted batches of `batch_size`.
 pub fn predict_all(model: &Classifier, sequences: &[&[u32]], batch_size: usize) -> Result<Vec<u32>> {
-    let examples: Vec<batch::Example> =
-        sequences.iter().map(|s| batch::Example { ids: s.to_vec(), label: 0 }).collect();
     let mut predictions = vec![0u32; sequences.len()];
-    for group in batch::length_batches::<rand::rngs::StdRng>(&examples, batch_size, None) {
+    let groups = batch::length_batches::<rand::rngs::StdRng>(sequences.iter().map(|s| s.len()), batch_size, None);
+    for group in groups {
         let seqs: Vec<&[u32]> = group.iter().map(|&i| sequences[i]).collect();
         let b = Batch::from_sequences(&seqs, Vec::new());
         for (&i, p) in group.iter().zip(model.predict(&b)?) {

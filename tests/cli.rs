@@ -1,15 +1,8 @@
 //! The `salient` binary: help, errors that say what to do, and eval's JSON.
 
-use std::process::Command;
+mod common;
 
-fn salient(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_salient")).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::salient;
 
 #[test]
 fn help_lists_every_subcommand_and_train_option() {

@@ -2,7 +2,6 @@
 //! a toy treebank (so these tests do not wait for the shipped models).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use candle_core::Device;
@@ -10,30 +9,9 @@ use salient::data::Task;
 use salient::model::Arch;
 use salient::train::{train, TrainOptions};
 
-fn salient(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_salient")).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
 
-/// A toy treebank: "good"/"great" positive, "bad"/"awful" negative, "not X" flips.
-fn write_treebank(dir: &Path) {
-    let mut lines = Vec::new();
-    for (i, (p, n)) in ["good", "great", "fine"].iter().zip(["bad", "awful", "poor"]).enumerate() {
-        let subj = ["film", "movie", "plot"][i];
-        lines.push(format!("(4 (2 (2 the) (2 {subj})) (4 (2 is) (4 {p})))"));
-        lines.push(format!("(0 (2 (2 the) (2 {subj})) (0 (2 is) (0 {n})))"));
-        lines.push(format!("(1 (2 (2 the) (2 {subj})) (1 (2 is) (1 (2 not) (4 {p}))))"));
-        lines.push(format!("(3 (2 (2 the) (2 {subj})) (3 (2 is) (3 (2 not) (0 {n}))))"));
-    }
-    let text = lines.join("\n") + "\n";
-    for split in ["train", "dev", "test"] {
-        std::fs::write(dir.join(format!("{split}.txt")), &text).unwrap();
-    }
-}
+use common::{salient, write_treebank};
 
 /// The toy data and an LSTM and an RNN trained on it, once for all tests.
 fn fixture() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {

@@ -10,23 +10,9 @@ use salient::eval::evaluate;
 use salient::model::Arch;
 use salient::train::{train, TrainOptions};
 
-/// A toy treebank: "good"/"great" phrases are positive, "bad"/"awful" negative, "not X" flips.
-fn write_treebank(dir: &Path) {
-    let pos = ["good", "great", "fine"];
-    let neg = ["bad", "awful", "poor"];
-    let mut lines = Vec::new();
-    for (i, (p, n)) in pos.iter().zip(&neg).enumerate() {
-        let subj = ["film", "movie", "plot"][i];
-        lines.push(format!("(4 (2 (2 the) (2 {subj})) (4 (2 is) (4 {p})))"));
-        lines.push(format!("(0 (2 (2 the) (2 {subj})) (0 (2 is) (0 {n})))"));
-        lines.push(format!("(1 (2 (2 the) (2 {subj})) (1 (2 is) (1 (2 not) (4 {p}))))"));
-        lines.push(format!("(3 (2 (2 the) (2 {subj})) (3 (2 is) (3 (2 not) (0 {n}))))"));
-    }
-    let text = lines.join("\n") + "\n";
-    for split in ["train", "dev", "test"] {
-        std::fs::write(dir.join(format!("{split}.txt")), &text).unwrap();
-    }
-}
+mod common;
+
+use common::write_treebank;
 
 fn options(arch: Arch) -> TrainOptions {
     TrainOptions {

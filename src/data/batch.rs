@@ -123,13 +123,17 @@ pub fn sentences(trees: &[Tree], vocab: &Vocab, task: Task) -> Vec<Example> {
         .collect()
 }
 
-/// Indices of examples grouped into batches of equal length (so no padding is needed), at most
-/// `batch_size` each. With an `rng`, examples within a length and the batch order are shuffled;
-/// without one the order is deterministic (by length, then input order).
-pub fn length_batches<R: Rng>(examples: &[Example], batch_size: usize, rng: Option<&mut R>) -> Vec<Vec<usize>> {
+/// Indices of sequences, given their lengths, grouped into batches of equal length (so no
+/// padding is needed), at most `batch_size` each. With an `rng`, sequences within a length and
+/// the batch order are shuffled; without one the order is deterministic (by length, then input
+/// order).
+pub fn length_batches<R: Rng>(
+    lengths: impl IntoIterator<Item = usize>,
+    batch_size: usize,
+    rng: Option<&mut R>,
+) -> Vec<Vec<usize>> {
     let mut by_len: Vec<Vec<usize>> = Vec::new();
-    for (i, e) in examples.iter().enumerate() {
-        let len = e.ids.len();
+    for (i, len) in lengths.into_iter().enumerate() {
         if by_len.len() <= len {
             by_len.resize(len + 1, Vec::new());
         }
@@ -171,7 +175,7 @@ mod tests {
     fn length_batches_cover_every_example_once_with_equal_lengths() {
         let examples: Vec<Example> = (0..100).map(|i| Example { ids: vec![2; 1 + i % 7], label: 0 }).collect();
         let mut rng = StdRng::seed_from_u64(3);
-        let batches = length_batches(&examples, 8, Some(&mut rng));
+        let batches = length_batches(examples.iter().map(|e| e.ids.len()), 8, Some(&mut rng));
         let mut seen: Vec<usize> = batches.iter().flatten().copied().collect();
         seen.sort();
         assert_eq!(seen, (0..100).collect::<Vec<_>>());
@@ -179,7 +183,7 @@ mod tests {
             assert!(b.len() <= 8);
             assert!(b.iter().all(|&i| examples[i].ids.len() == examples[b[0]].ids.len()));
         }
-        let again = length_batches(&examples, 8, Some(&mut StdRng::seed_from_u64(3)));
+        let again = length_batches(examples.iter().map(|e| e.ids.len()), 8, Some(&mut StdRng::seed_from_u64(3)));
         assert_eq!(batches, again);
     }
 }

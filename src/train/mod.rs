@@ -240,7 +240,7 @@ pub fn train(
             checkpoint::WEIGHTS_FILE,
             &checkpoint::read_file(&dir, checkpoint::WEIGHTS_FILE)?,
         )?;
-        checkpoint::classifier_from_tensors(&dir, tensors.clone(), config, device)?;
+        checkpoint::check_tensors(&dir, &tensors, config)?;
         let (model, vars) = trainable(tensors, config, device)?;
         let opt = checkpoint::parse_safetensors(&dir, OPTIMIZER_FILE, &checkpoint::read_file(&dir, OPTIMIZER_FILE)?)?;
         let mut state = state;
@@ -286,7 +286,7 @@ pub fn train(
         let epoch = state.epochs_done + 1;
         let mut rng = StdRng::seed_from_u64(options.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
         let mut dropout = Dropout::new(options.dropout, options.seed ^ ((epoch as u64) << 32) ^ 0xD0);
-        let batches = batch::length_batches(&examples, options.batch_size, Some(&mut rng));
+        let batches = batch::length_batches(examples.iter().map(|e| e.ids.len()), options.batch_size, Some(&mut rng));
         on_event(TrainEvent::EpochStart { epoch, batches: batches.len() });
         let start = Instant::now();
         let (mut loss_sum, mut phrases, mut tokens) = (0f64, 0usize, 0usize);
