@@ -4,6 +4,7 @@
 # arguments given here and prints its one JSON line on stdout. Everything else goes to stderr.
 #
 #   benches/pytorch_peer.sh --data data/sst/train.txt.gz --arch lstm [--batches 300 ...]
+#   benches/pytorch_peer.sh autoencoder --batches-file F --vocab-size V [...]  (autoencoder_peer.py)
 #
 # If torch cannot be installed, prints `pytorch peer skipped: <reason>` on stderr and exits 0
 # with nothing on stdout, so the caller can leave PyTorch out of the comparison.
@@ -36,4 +37,9 @@ if ! has_torch; then
     echo "pytorch peer: torch installed in $((SECONDS - start)) s" >&2
 fi
 
-exec "$VENV/bin/python" "$ROOT/benches/pytorch_peer.py" "$@"
+SCRIPT="$ROOT/benches/pytorch_peer.py"
+if [ "${1:-}" = "autoencoder" ]; then
+    SCRIPT="$ROOT/benches/autoencoder_peer.py"
+    shift
+fi
+exec "$VENV/bin/python" "$SCRIPT" "$@"

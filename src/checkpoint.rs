@@ -11,12 +11,15 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::data::Vocab;
 use crate::error::{Error, Result};
-use crate::model::{Classifier, ClassifierConfig};
+use crate::eval::ReconstructionScores;
+use crate::model::autoencoder::{BOS_ID, BOS_TOKEN, EOS_ID, EOS_TOKEN};
+use crate::model::{Autoencoder, AutoencoderConfig, Classifier, ClassifierConfig};
 
 /// Name of the weights file.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
@@ -36,11 +39,12 @@ pub struct SplitScores {
 
 /// What `config.json` holds: the model's shape, how it was made and how it scored on dev.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelCard {
-    /// Always `salient-classifier`.
+#[serde(bound(serialize = "C: Serialize, S: Serialize", deserialize = "C: DeserializeOwned, S: DeserializeOwned"))]
+pub struct ModelCard<C = ClassifierConfig, S = SplitScores> {
+    /// `salient-classifier` or `salient-autoencoder`.
     pub format: String,
     /// The model's shape.
-    pub model: ClassifierConfig,
+    pub model: C,
     /// Storage type of the weights file (`f32` or `f16`).
     pub weights_dtype: String,
     /// SHA-256 of `model.safetensors`, hex.
@@ -50,7 +54,7 @@ pub struct ModelCard {
     /// The epoch whose weights these are (1-based).
     pub epoch: usize,
     /// Scores on the dev split at that epoch (the model was selected on them).
-    pub dev: SplitScores,
+    pub dev: S,
 }
 
 /// The format tag of classifier directories.
@@ -94,16 +98,62 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Save a classifier directory (weights, then tokenizer, then config last).
-pub fn save_classifier(dir: &Path, model: &Classifier, vocab: &Vocab, mut card: ModelCard, dtype: DType) -> Result<()> {
+pub fn save_classifier(dir: &Path, model: &Classifier, vocab: &Vocab, card: ModelCard, dtype: DType) -> Result<()> {
+    save_model_dir(dir, &model.tensors()?, vocab, card, CLASSIFIER_FORMAT, dtype)
+}
+
+/// Save a model directory: weights in `dtype`, then the tokenizer, then `config.json` last, with
+/// the format tag and the weights' type and checksum filled in.
+pub fn save_model_dir<C: Serialize, S: Serialize>(
+    dir: &Path,
+    tensors: &HashMap<String, Tensor>,
+    vocab: &Vocab,
+    mut card: ModelCard<C, S>,
+    format: &str,
+    dtype: DType,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
-    let bytes = safetensors_bytes(&model.tensors()?, dtype)?;
+    let bytes = safetensors_bytes(tensors, dtype)?;
     card.weights_sha256 = sha256_hex(&bytes);
     card.weights_dtype = dtype.as_str().to_string();
-    card.format = CLASSIFIER_FORMAT.to_string();
+    card.format = format.to_string();
     write_atomic(&dir.join(WEIGHTS_FILE), &bytes)?;
     write_atomic(&dir.join(TOKENIZER_FILE), vocab.to_json()?.as_bytes())?;
     let json = serde_json::to_string_pretty(&card).expect("model card serializes");
     write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())
+}
+
+/// A model directory's parts: its card, its weights by name and its vocabulary.
+pub type ModelDir<C, S> = (ModelCard<C, S>, HashMap<String, Tensor>, Vocab);
+
+/// Read a model directory's card, weights and vocabulary, checking the format tag and that the
+/// weights match the checksum in `config.json`.
+pub fn read_model_dir<C: DeserializeOwned, S: DeserializeOwned>(dir: &Path, format: &str) -> Result<ModelDir<C, S>> {
+    if !dir.is_dir() {
+        return Err(Error::checkpoint(
+            dir,
+            "no such directory; pass --model DIR with a directory made by salient's training",
+        ));
+    }
+    let config_bytes = read_file(dir, CONFIG_FILE)?;
+    let tag: serde_json::Value = serde_json::from_slice(&config_bytes)
+        .map_err(|e| Error::checkpoint(dir, format!("{CONFIG_FILE} is not a salient model config (not JSON: {e})")))?;
+    let found = tag.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    if found != format {
+        return Err(Error::checkpoint(
+            dir,
+            format!("{CONFIG_FILE} has format `{found}`, expected `{format}` (is this the right kind of model?)"),
+        ));
+    }
+    let card: ModelCard<C, S> = serde_json::from_value(tag)
+        .map_err(|e| Error::checkpoint(dir, format!("{CONFIG_FILE} is not a salient model config: {e}")))?;
+    let weights = read_file(dir, WEIGHTS_FILE)?;
+    if sha256_hex(&weights) != card.weights_sha256 {
+        return Err(Error::checkpoint(dir, format!("{WEIGHTS_FILE} does not match the checksum in {CONFIG_FILE} (an interrupted write, or files from different models); retrain or restore the directory")));
+    }
+    let tensors = parse_safetensors(dir, WEIGHTS_FILE, &weights)?;
+    let vocab = Vocab::load(&dir.join(TOKENIZER_FILE))?;
+    Ok((card, tensors, vocab))
 }
 
 /// Read a file of a checkpoint directory, naming the directory when it is missing.
@@ -139,27 +189,7 @@ pub struct LoadedClassifier {
 
 /// Load a classifier directory onto `device`, checking that weights, config and tokenizer agree.
 pub fn load_classifier(dir: &Path, device: &Device) -> Result<LoadedClassifier> {
-    if !dir.is_dir() {
-        return Err(Error::checkpoint(
-            dir,
-            "no such directory; pass --model DIR with a directory made by `salient train`",
-        ));
-    }
-    let config_bytes = read_file(dir, CONFIG_FILE)?;
-    let card: ModelCard = serde_json::from_slice(&config_bytes)
-        .map_err(|e| Error::checkpoint(dir, format!("{CONFIG_FILE} is not a salient model config: {e}")))?;
-    if card.format != CLASSIFIER_FORMAT {
-        return Err(Error::checkpoint(
-            dir,
-            format!("{CONFIG_FILE} has format `{}`, expected `{CLASSIFIER_FORMAT}`", card.format),
-        ));
-    }
-    let weights = read_file(dir, WEIGHTS_FILE)?;
-    if sha256_hex(&weights) != card.weights_sha256 {
-        return Err(Error::checkpoint(dir, format!("{WEIGHTS_FILE} does not match the checksum in {CONFIG_FILE} (an interrupted write, or files from different models); retrain or restore the directory")));
-    }
-    let tensors = parse_safetensors(dir, WEIGHTS_FILE, &weights)?;
-    let vocab = Vocab::load(&dir.join(TOKENIZER_FILE))?;
+    let (card, tensors, vocab): (ModelCard, _, _) = read_model_dir(dir, CLASSIFIER_FORMAT)?;
     if vocab.len() != card.model.vocab_size {
         return Err(Error::checkpoint(
             dir,
@@ -188,13 +218,23 @@ pub fn classifier_from_tensors(
 /// Check that `tensors` are exactly the parameters `config` describes, naming any missing,
 /// extra or misshaped one.
 pub fn check_tensors(dir: &Path, tensors: &HashMap<String, Tensor>, config: ClassifierConfig) -> Result<()> {
-    let expected = config.parameter_shapes();
-    for (name, shape) in &expected {
+    check_shapes(dir, tensors, &config.parameter_shapes(), &format!("{} model", config.arch))
+}
+
+/// Check that `tensors` are exactly the `expected` names and shapes (`what` names the model in
+/// messages).
+pub fn check_shapes(
+    dir: &Path,
+    tensors: &HashMap<String, Tensor>,
+    expected: &[(String, Vec<usize>)],
+    what: &str,
+) -> Result<()> {
+    for (name, shape) in expected {
         match tensors.get(name) {
             None => {
                 return Err(Error::checkpoint(
                     dir,
-                    format!("{WEIGHTS_FILE} lacks tensor `{name}` that the config's {} model needs", config.arch),
+                    format!("{WEIGHTS_FILE} lacks tensor `{name}` that the config's {what} needs"),
                 ))
             }
             Some(t) if t.dims() != shape.as_slice() => {
@@ -207,10 +247,53 @@ pub fn check_tensors(dir: &Path, tensors: &HashMap<String, Tensor>, config: Clas
         }
     }
     if let Some(extra) = tensors.keys().find(|k| !expected.iter().any(|(n, _)| n == *k)) {
-        return Err(Error::checkpoint(
-            dir,
-            format!("{WEIGHTS_FILE} has tensor `{extra}` that a {} model does not have", config.arch),
-        ));
+        return Err(Error::checkpoint(dir, format!("{WEIGHTS_FILE} has tensor `{extra}` that a {what} does not have")));
     }
     Ok(())
+}
+
+/// The format tag of autoencoder directories.
+pub const AUTOENCODER_FORMAT: &str = "salient-autoencoder";
+
+/// The `config.json` of an autoencoder directory.
+pub type AutoencoderCard = ModelCard<AutoencoderConfig, ReconstructionScores>;
+
+/// A loaded autoencoder with its vocabulary and card.
+#[derive(Debug, Clone)]
+pub struct LoadedAutoencoder {
+    /// The model.
+    pub model: Autoencoder,
+    /// Its vocabulary.
+    pub vocab: Vocab,
+    /// Its `config.json`.
+    pub card: AutoencoderCard,
+    /// The directory it came from.
+    pub dir: PathBuf,
+}
+
+/// Load an autoencoder directory onto `device` in `dtype` (f32 unless checking gradients in
+/// f64), checking that weights, config and tokenizer agree.
+pub fn load_autoencoder(dir: &Path, device: &Device, dtype: DType) -> Result<LoadedAutoencoder> {
+    let (card, tensors, vocab): (AutoencoderCard, _, _) = read_model_dir(dir, AUTOENCODER_FORMAT)?;
+    if vocab.len() != card.model.vocab_size {
+        return Err(Error::checkpoint(
+            dir,
+            format!(
+                "{TOKENIZER_FILE} has {} entries but {CONFIG_FILE} says vocab_size {}",
+                vocab.len(),
+                card.model.vocab_size
+            ),
+        ));
+    }
+    for (token, id) in [(BOS_TOKEN, BOS_ID), (EOS_TOKEN, EOS_ID)] {
+        if vocab.exact_id(token) != Some(id) {
+            return Err(Error::checkpoint(
+                dir,
+                format!("{TOKENIZER_FILE} lacks {token} at id {id}: not an autoencoder vocabulary"),
+            ));
+        }
+    }
+    check_shapes(dir, &tensors, &card.model.parameter_shapes(), "autoencoder")?;
+    let model = Autoencoder::load(VarBuilder::from_tensors(tensors, dtype, device), card.model)?;
+    Ok(LoadedAutoencoder { model, vocab, card, dir: dir.to_path_buf() })
 }

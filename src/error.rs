@@ -11,6 +11,16 @@ pub enum Error {
     /// The SST data could not be read or parsed.
     #[error(transparent)]
     Sst(#[from] SstError),
+    /// A line of a sentence corpus cannot be used.
+    #[error("{path}:{line}: {message}")]
+    Corpus {
+        /// The corpus file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

@@ -1,4 +1,5 @@
-//! Evaluation: sentence- and phrase-level accuracy of a classifier on SST trees.
+//! Evaluation: sentence- and phrase-level accuracy of a classifier on SST trees, and the
+//! autoencoder's reconstruction scores (token accuracy, exact match, perplexity).
 
 use std::collections::HashMap;
 
@@ -77,5 +78,70 @@ pub fn evaluate(model: &Classifier, vocab: &Vocab, trees: &[Tree], task: Task) -
         phrase_accuracy: ratio(phrase_correct, occurrences.len()),
         sentences,
         phrases: occurrences.len(),
+    })
+}
+
+/// How well an autoencoder rebuilds held-out sentences.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReconstructionScores {
+    /// Sentences scored (those within the model's length limit).
+    pub sentences: usize,
+    /// Sentences left out for being longer than the limit.
+    pub too_long: usize,
+    /// Target tokens scored: each sentence's tokens plus its `[EOS]`.
+    pub tokens: usize,
+    /// Teacher-forced accuracy: the share of target tokens that are the decoder's most probable
+    /// token given the true previous tokens.
+    pub token_accuracy: f64,
+    /// `exp` of the mean teacher-forced negative log-likelihood per target token.
+    pub perplexity: f64,
+    /// Greedy-decoding accuracy: tokens (and `[EOS]`) of the greedy reconstruction that equal
+    /// the reference at the same position, over the longer of the two (so extra tokens count
+    /// against it).
+    pub greedy_token_accuracy: f64,
+    /// Share of sentences whose greedy reconstruction is exactly the input (ending in `[EOS]`).
+    pub exact_match: f64,
+}
+
+/// Score an autoencoder on encoded sentences (each within `model.config().max_len`), in batches
+/// of equal-length sentences.
+pub fn evaluate_reconstruction(
+    model: &crate::model::Autoencoder,
+    sentences: &[Vec<u32>],
+    too_long: usize,
+    batch_size: usize,
+) -> Result<ReconstructionScores> {
+    use crate::model::autoencoder::{masked_cross_entropy, PairBatch};
+    let groups = batch::length_batches::<rand::rngs::StdRng>(sentences.iter().map(Vec::len), batch_size, None);
+    let (mut nll, mut tokens, mut correct, mut greedy_correct, mut greedy_total, mut exact) =
+        (0f64, 0usize, 0usize, 0usize, 0usize, 0usize);
+    for group in groups {
+        let seqs: Vec<&[u32]> = group.iter().map(|&i| sentences[i].as_slice()).collect();
+        let b = PairBatch::new(&seqs, &seqs);
+        let logits = model.forward(&b, &mut crate::model::NoTrace, &mut crate::model::NoTrace)?;
+        let n = b.target_tokens();
+        nll += masked_cross_entropy(&logits, &b.targets)?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?
+            * n as f64;
+        let predicted = logits.argmax(candle_core::D::Minus1)?.to_vec1::<u32>()?;
+        correct +=
+            predicted.iter().zip(&b.targets).filter(|(p, t)| **t != crate::data::vocab::PAD_ID && p == t).count();
+        tokens += n;
+        for (reference, (output, ended)) in seqs.iter().zip(model.greedy(&b, model.config().max_len)?) {
+            let hits = reference.iter().zip(&output).filter(|(a, b)| a == b).count()
+                + usize::from(ended && output.len() == reference.len());
+            greedy_correct += hits;
+            greedy_total += reference.len().max(output.len()) + 1;
+            exact += usize::from(ended && output.as_slice() == *reference);
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    Ok(ReconstructionScores {
+        sentences: sentences.len(),
+        too_long,
+        tokens,
+        token_accuracy: ratio(correct, tokens),
+        perplexity: if tokens == 0 { f64::NAN } else { (nll / tokens as f64).exp() },
+        greedy_token_accuracy: ratio(greedy_correct, greedy_total),
+        exact_match: ratio(exact, sentences.len()),
     })
 }

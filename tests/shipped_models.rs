@@ -65,3 +65,35 @@ fn f16_storage_keeps_the_dev_scores_of_selection() {
         );
     }
 }
+
+/// The README's autoencoder row (between `<!-- autoencoder:start -->` and
+/// `<!-- autoencoder:end -->`): `| model dir | split | sentences | token acc | greedy token acc |
+/// exact match | perplexity | ...`.
+fn readme_autoencoder_row() -> (String, [f64; 4], usize) {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = readme.find("<!-- autoencoder:start -->").expect("README has the autoencoder table markers");
+    let end = readme.find("<!-- autoencoder:end -->").unwrap();
+    let line = readme[start..end].lines().find(|l| l.starts_with("| `data/models/")).expect("one model row");
+    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    let numbers = [cells[4], cells[5], cells[6], cells[7]].map(|c| c.parse::<f64>().unwrap());
+    (cells[1].trim_matches('`').to_string(), numbers, cells[3].parse().unwrap())
+}
+
+#[test]
+fn shipped_autoencoder_scores_what_the_readme_says() {
+    use salient::data::corpus::{self, CorpusSplit};
+    let (dir, [token, greedy, exact, perplexity], sentences) = readme_autoencoder_row();
+    let loaded = salient::checkpoint::load_autoencoder(Path::new(&dir), &Device::Cpu, candle_core::DType::F32).unwrap();
+    let text = corpus::load_split(Path::new("data/autoencoder"), CorpusSplit::Test).unwrap();
+    let encoded = corpus::encode(&text, &loaded.vocab, loaded.model.config().max_len).unwrap();
+    let s = salient::eval::evaluate_reconstruction(&loaded.model, &encoded.sentences, encoded.too_long, 128).unwrap();
+    assert_eq!(s.sentences, sentences);
+    for (name, got, want) in [
+        ("token accuracy", s.token_accuracy, token),
+        ("greedy token accuracy", s.greedy_token_accuracy, greedy),
+        ("exact match", s.exact_match, exact),
+    ] {
+        assert!((got - want).abs() < 6e-5, "{dir}: {name} {got} vs README {want}");
+    }
+    assert!((s.perplexity - perplexity).abs() < 6e-3, "{dir}: perplexity {} vs README {perplexity}", s.perplexity);
+}

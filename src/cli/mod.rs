@@ -1,5 +1,7 @@
 //! Subcommands, one file each.
 
+mod autoencoder;
+mod autoencoder_saliency;
 mod eval;
 mod faithfulness;
 mod heatmap;
@@ -31,6 +33,8 @@ enum Command {
     Heatmap(heatmap::Args),
     /// Score attribution methods by comprehensiveness and sufficiency on an SST split.
     Faithfulness(faithfulness::Args),
+    /// The LSTM sequence-to-sequence autoencoder: train, eval, reconstruct, saliency.
+    Autoencoder(autoencoder::Args),
 }
 
 /// Where tensors live.
@@ -66,6 +70,7 @@ pub fn run() -> Result<()> {
         Command::Saliency(args) => saliency::run(args),
         Command::Heatmap(args) => heatmap::run(args),
         Command::Faithfulness(args) => faithfulness::run(args),
+        Command::Autoencoder(args) => autoencoder::run(args),
     }
 }
 

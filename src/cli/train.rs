@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use salient::data::Task;
 use salient::model::Arch;
-use salient::train::{self, TrainEvent, TrainOptions};
+use salient::train::{self, EpochRecord, TrainEvent, TrainOptions};
 
 use super::DeviceArg;
 
@@ -70,6 +70,54 @@ pub struct Args {
     resume: bool,
 }
 
+/// A training-event handler that draws a progress bar per epoch (on a terminal) and prints one
+/// line per finished epoch: loss, `describe(record)`, speed in `unit`s and tokens per second.
+pub fn progress<S>(unit: &'static str, describe: impl Fn(&EpochRecord<S>) -> String) -> impl FnMut(TrainEvent<S>) {
+    let bar = ProgressBar::hidden();
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} batches {elapsed}<{eta} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    }
+    let (mut loss_avg, mut examples, mut tokens, mut started) = (0f64, 0usize, 0usize, std::time::Instant::now());
+    move |event| match event {
+        TrainEvent::EpochStart { epoch, batches } => {
+            bar.reset();
+            bar.set_length(batches as u64);
+            bar.set_prefix(epoch.to_string());
+            (loss_avg, examples, tokens, started) = (0.0, 0, 0, std::time::Instant::now());
+        }
+        TrainEvent::Batch { loss, examples: e, tokens: t } => {
+            loss_avg = if examples == 0 { loss as f64 } else { 0.98 * loss_avg + 0.02 * loss as f64 };
+            examples += e;
+            tokens += t;
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "loss {loss_avg:.3}  {:.0} {unit}/s  {:.0} tokens/s",
+                examples as f64 / secs,
+                tokens as f64 / secs
+            ));
+            bar.inc(1);
+        }
+        TrainEvent::EpochEnd(r) => {
+            bar.finish_and_clear();
+            eprintln!(
+                "epoch {:>2}  loss {:.4}  {}  {:.0} {unit}/s  {:.0} tokens/s  {:.1}s{}",
+                r.epoch,
+                r.train_loss,
+                describe(r),
+                r.examples_per_s,
+                r.tokens_per_s,
+                r.seconds,
+                if r.improved { "  *saved" } else { "" }
+            );
+        }
+    }
+}
+
 fn parse_task(s: &str) -> Result<Task, String> {
     s.parse()
 }
@@ -95,53 +143,11 @@ pub fn run(args: Args) -> Result<()> {
     let device = args.device.open()?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", args.arch, args.task)));
     let options = options(&args);
-    let bar = ProgressBar::hidden();
-    bar.set_style(
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} batches {elapsed}<{eta} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    }
-    let (mut loss_avg, mut phrases, mut tokens, mut started) = (0f64, 0usize, 0usize, std::time::Instant::now());
-    let state = train::train(&args.data, &out, options, args.resume, &device, &mut |event| match event {
-        TrainEvent::EpochStart { epoch, batches } => {
-            bar.reset();
-            bar.set_length(batches as u64);
-            bar.set_prefix(epoch.to_string());
-            (loss_avg, phrases, tokens, started) = (0.0, 0, 0, std::time::Instant::now());
-        }
-        TrainEvent::Batch { loss, phrases: p, tokens: t } => {
-            loss_avg = if phrases == 0 { loss as f64 } else { 0.98 * loss_avg + 0.02 * loss as f64 };
-            phrases += p;
-            tokens += t;
-            let secs = started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "loss {loss_avg:.3}  {:.0} phrases/s  {:.0} tokens/s",
-                phrases as f64 / secs,
-                tokens as f64 / secs
-            ));
-            bar.inc(1);
-        }
-        TrainEvent::EpochEnd(r) => {
-            bar.finish_and_clear();
-            eprintln!(
-                "epoch {:>2}  loss {:.4}  dev sentence {:.4}  phrase {:.4}  {:.0} phrases/s  {:.0} tokens/s  {:.1}s{}",
-                r.epoch,
-                r.train_loss,
-                r.dev.sentence_accuracy,
-                r.dev.phrase_accuracy,
-                r.phrases_per_s,
-                r.tokens_per_s,
-                r.seconds,
-                if r.improved { "  *saved" } else { "" }
-            );
-        }
-    })
-    .with_context(|| format!("training {} {} into {}", args.arch, args.task, out.display()))?;
+    let mut progress = progress("phrases", |r: &EpochRecord| {
+        format!("dev sentence {:.4}  phrase {:.4}", r.dev.sentence_accuracy, r.dev.phrase_accuracy)
+    });
+    let state = train::train(&args.data, &out, options, args.resume, &device, &mut progress)
+        .with_context(|| format!("training {} {} into {}", args.arch, args.task, out.display()))?;
     match state.best {
         Some((epoch, dev)) => eprintln!(
             "selected epoch {epoch} (dev sentence accuracy {:.4}, phrase {:.4}){}; model in {}",

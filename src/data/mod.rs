@@ -1,6 +1,7 @@
 //! Data: the Stanford Sentiment Treebank, vocabularies and batches. Knows nothing of models.
 
 pub mod batch;
+pub mod corpus;
 pub mod sst;
 pub mod vocab;
 

@@ -426,7 +426,7 @@ pub fn parse_tree(text: &str, file: &Path, line: usize) -> Result<Tree, SstError
 }
 
 /// Reads a whole file, decompressing it if the name ends in `.gz`.
-fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
     let raw = std::fs::read(path)?;
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::with_capacity(raw.len() * 4);

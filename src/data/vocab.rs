@@ -123,18 +123,41 @@ impl Vocab {
     /// Tokens are ordered by count (most frequent first, ties alphabetically) after `[PAD]` and
     /// `[UNK]`; tokens seen fewer than `min_count` times map to `[UNK]`.
     pub fn build<'a>(tokens: impl IntoIterator<Item = &'a str>, lowercase: bool, min_count: usize) -> Result<Self> {
+        Self::build_with(tokens, lowercase, min_count, &[], None)
+    }
+
+    /// Like [`Vocab::build`], with `specials` at ids 2, 3, ... after `[PAD]` and `[UNK]`, and at
+    /// most `max_size` entries in all (the rarest tokens become `[UNK]`).
+    pub fn build_with<'a>(
+        tokens: impl IntoIterator<Item = &'a str>,
+        lowercase: bool,
+        min_count: usize,
+        specials: &[&str],
+        max_size: Option<usize>,
+    ) -> Result<Self> {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for token in tokens {
             let key = if lowercase { token.to_lowercase() } else { token.to_string() };
             *counts.entry(key).or_default() += 1;
         }
-        let mut entries: Vec<(String, usize)> = counts.into_iter().filter(|(_, n)| *n >= min_count.max(1)).collect();
+        let mut entries: Vec<(String, usize)> =
+            counts.into_iter().filter(|(t, n)| *n >= min_count.max(1) && !specials.contains(&t.as_str())).collect();
         entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut vocab: Vec<(String, u32)> = vec![(PAD_TOKEN.to_string(), PAD_ID), (UNK_TOKEN.to_string(), UNK_ID)];
-        for (i, (token, _)) in entries.into_iter().enumerate() {
-            vocab.push((token, i as u32 + 2));
+        for special in specials {
+            vocab.push((special.to_string(), vocab.len() as u32));
+        }
+        let room = max_size.map(|m| m.saturating_sub(vocab.len())).unwrap_or(usize::MAX);
+        for (token, _) in entries.into_iter().take(room) {
+            let id = vocab.len() as u32;
+            vocab.push((token, id));
         }
         Self::from_vocab(vocab, lowercase)
+    }
+
+    /// The id of a token given exactly as stored (no lower-casing), if it is in the vocabulary.
+    pub fn exact_id(&self, token: &str) -> Option<u32> {
+        self.tokenizer.token_to_id(token)
     }
 
     fn from_vocab(vocab: Vec<(String, u32)>, lowercase: bool) -> Result<Self> {

@@ -28,6 +28,7 @@
 //! [`views::MatrixView`]s, and [`faithfulness`] scores methods by comprehensiveness and
 //! sufficiency.
 
+pub mod autoencoder;
 pub mod erasure;
 pub mod faithfulness;
 pub mod fused;

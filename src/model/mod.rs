@@ -8,10 +8,12 @@
 //! embeddings the caller supplies (a `Var`, to take gradients with respect to them). Both hand
 //! every intermediate value to an [`Observer`](trace::Observer).
 
+pub mod autoencoder;
 pub mod classifier;
 pub mod embedding;
 pub mod recurrent;
 pub mod trace;
 
+pub use autoencoder::{Autoencoder, AutoencoderConfig};
 pub use classifier::{Arch, Classifier, ClassifierConfig, Dropout};
 pub use trace::{Direction, Gate, NoTrace, Observer, Site, SiteKind, Trace, TraceRequest};

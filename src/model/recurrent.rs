@@ -85,6 +85,19 @@ impl RecurrentLayer {
     /// position read (the last position for a forward layer, the first for a backward one),
     /// `(batch, hidden)`.
     pub fn forward(&self, x: &Tensor, mask: Option<&[Tensor]>, observer: &mut dyn Observer) -> Result<Tensor> {
+        Ok(self.run(x, mask, None, false, observer)?.hidden)
+    }
+
+    /// Run over a time-major input `(seq_len, batch, input)` from an optional initial state
+    /// `(h, c)` (`c` only for an LSTM), keeping every step's hidden state when `keep_steps`.
+    pub fn run(
+        &self,
+        x: &Tensor,
+        mask: Option<&[Tensor]>,
+        init: Option<&LayerState>,
+        keep_steps: bool,
+        observer: &mut dyn Observer,
+    ) -> Result<LayerOutput> {
         let (seq_len, batch, input) = x.dims3()?;
         let h = self.hidden;
         // All input projections in one matmul: (T*B, input) x (input, G*H).
@@ -102,7 +115,8 @@ impl RecurrentLayer {
             Direction::Backward => Box::new((0..seq_len).rev()),
         };
         let direction = self.direction;
-        let mut state: Option<(Tensor, Option<Tensor>)> = None;
+        let mut state: Option<(Tensor, Option<Tensor>)> = init.map(|s| (s.hidden.clone(), s.cell.clone()));
+        let mut steps = Vec::with_capacity(if keep_steps { seq_len } else { 0 });
         for position in positions {
             let mut pre = projected.get(position)?;
             if let Some((h_prev, _)) = &state {
@@ -151,12 +165,50 @@ impl RecurrentLayer {
                     observer.observe(Site::Cell { direction, position }, c)?;
                 }
             }
+            if keep_steps {
+                steps.push(h_new.clone());
+            }
             state = Some((h_new, c_new));
         }
-        match state {
-            Some((h, _)) => Ok(h),
-            None => Ok(Tensor::zeros((batch, h), x.dtype(), x.device())?),
+        if self.direction == Direction::Backward {
+            steps.reverse();
         }
+        let (hidden, cell) = match state {
+            Some(s) => s,
+            None => {
+                let zeros = Tensor::zeros((batch, h), x.dtype(), x.device())?;
+                let cell = (self.kind == CellKind::Lstm).then(|| zeros.clone());
+                (zeros, cell)
+            }
+        };
+        Ok(LayerOutput { hidden, cell, steps })
+    }
+}
+
+/// A recurrent state: the hidden state and, for an LSTM, the cell state, each `(batch, hidden)`.
+#[derive(Debug, Clone)]
+pub struct LayerState {
+    /// Hidden state `h`.
+    pub hidden: Tensor,
+    /// Cell state `c` (LSTM only).
+    pub cell: Option<Tensor>,
+}
+
+/// What [`RecurrentLayer::run`] returns.
+#[derive(Debug, Clone)]
+pub struct LayerOutput {
+    /// Hidden state after the last position read, `(batch, hidden)`.
+    pub hidden: Tensor,
+    /// Cell state after the last position read (LSTM only).
+    pub cell: Option<Tensor>,
+    /// Every step's hidden state in sentence order, when asked for (else empty).
+    pub steps: Vec<Tensor>,
+}
+
+impl LayerOutput {
+    /// The final state, to start another layer from.
+    pub fn state(&self) -> LayerState {
+        LayerState { hidden: self.hidden.clone(), cell: self.cell.clone() }
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use candle_core::{Tensor, Var};
 
+use super::{Optimizer, RowGrads};
 use crate::error::Result;
 use crate::model::embedding::Embedding;
 
@@ -39,8 +40,7 @@ pub struct AdaGrad {
     config: AdaGradConfig,
     dense: Vec<DenseSlot>,
     embedding_accumulator: Vec<f32>,
-    rows: HashMap<u32, usize>,
-    row_grads: Vec<f32>,
+    rows: RowGrads,
 }
 
 impl AdaGrad {
@@ -58,14 +58,34 @@ impl AdaGrad {
             config,
             dense,
             embedding_accumulator: vec![config.initial_accumulator as f32; embedding_len],
-            rows: HashMap::new(),
-            row_grads: Vec::new(),
+            rows: RowGrads::default(),
         })
     }
 
+    fn sparse_step(&mut self, embedding: &mut Embedding, ids: &[u32], grad: &[f32]) {
+        let dim = embedding.dim();
+        let AdaGradConfig { lr, l2, eps, .. } = self.config;
+        let (lr, l2, eps) = (lr as f32, l2 as f32, eps as f32);
+        let order = self.rows.sum(ids, grad, dim);
+        let table = embedding.table_mut();
+        for (slot, &id) in order.iter().enumerate() {
+            let base = id as usize * dim;
+            let g = self.rows.row(slot, dim);
+            let w = &mut table[base..base + dim];
+            let a = &mut self.embedding_accumulator[base..base + dim];
+            for j in 0..dim {
+                let gj = g[j] + l2 * w[j];
+                a[j] += gj * gj;
+                w[j] -= lr * gj / (a[j].sqrt() + eps);
+            }
+        }
+    }
+}
+
+impl Optimizer for AdaGrad {
     /// Update dense parameters from `grads` and the embedding rows named by `ids` from
     /// `embedding_grad` (row-major, one `dim`-row per id).
-    pub fn step(
+    fn step(
         &mut self,
         grads: &candle_core::backprop::GradStore,
         embedding: &mut Embedding,
@@ -87,41 +107,8 @@ impl AdaGrad {
         Ok(())
     }
 
-    fn sparse_step(&mut self, embedding: &mut Embedding, ids: &[u32], grad: &[f32]) {
-        let dim = embedding.dim();
-        let AdaGradConfig { lr, l2, eps, .. } = self.config;
-        let (lr, l2, eps) = (lr as f32, l2 as f32, eps as f32);
-        // Sum the gradients of repeated ids, then update each touched row once.
-        self.rows.clear();
-        self.row_grads.clear();
-        let mut order: Vec<u32> = Vec::new();
-        for (k, &id) in ids.iter().enumerate() {
-            let slot = *self.rows.entry(id).or_insert_with(|| {
-                order.push(id);
-                self.row_grads.resize(self.row_grads.len() + dim, 0.0);
-                order.len() - 1
-            });
-            let dst = &mut self.row_grads[slot * dim..(slot + 1) * dim];
-            for (d, s) in dst.iter_mut().zip(&grad[k * dim..(k + 1) * dim]) {
-                *d += s;
-            }
-        }
-        let table = embedding.table_mut();
-        for (slot, &id) in order.iter().enumerate() {
-            let base = id as usize * dim;
-            let g = &self.row_grads[slot * dim..(slot + 1) * dim];
-            let w = &mut table[base..base + dim];
-            let a = &mut self.embedding_accumulator[base..base + dim];
-            for j in 0..dim {
-                let gj = g[j] + l2 * w[j];
-                a[j] += gj * gj;
-                w[j] -= lr * gj / (a[j].sqrt() + eps);
-            }
-        }
-    }
-
     /// The accumulators by parameter name (for checkpoints).
-    pub fn state(&self, embedding_shape: (usize, usize)) -> Result<HashMap<String, Tensor>> {
+    fn state(&self, embedding_shape: (usize, usize)) -> Result<HashMap<String, Tensor>> {
         let mut out: HashMap<String, Tensor> =
             self.dense.iter().map(|s| (s.name.clone(), s.accumulator.clone())).collect();
         let device = self.dense.first().map(|s| s.var.device().clone()).unwrap_or(candle_core::Device::Cpu);
@@ -133,7 +120,7 @@ impl AdaGrad {
     }
 
     /// Restore accumulators saved by [`AdaGrad::state`]; a missing or misshaped one is an error.
-    pub fn load_state(&mut self, state: &HashMap<String, Tensor>) -> std::result::Result<(), String> {
+    fn load_state(&mut self, state: &HashMap<String, Tensor>) -> std::result::Result<(), String> {
         for slot in &mut self.dense {
             let t = state.get(&slot.name).ok_or_else(|| format!("optimizer state lacks `{}`", slot.name))?;
             if t.shape() != slot.accumulator.shape() {

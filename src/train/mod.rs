@@ -1,29 +1,146 @@
-//! Training: AdaGrad on every unique labelled phrase of the SST training split, model selection
-//! on dev sentences, early stopping, atomic checkpoints and resumption.
+//! Training: one epoch loop for every model (model selection on dev, early stopping, atomic
+//! checkpoints, exact resumption), and the SST classifiers' use of it: AdaGrad on every unique
+//! labelled phrase of the training split, selection on dev sentences.
 //!
 //! An output directory holds the selected model (`model.safetensors`, `config.json`,
 //! `tokenizer.json`) and `checkpoint/` with the last epoch's weights, optimizer state and
 //! progress, from which `--resume` continues. Each epoch draws its shuffling and dropout from
 //! generators seeded by `(seed, epoch)`, so a resumed run ends where an uninterrupted one would.
+//! A model plugs into the loop by implementing [`Learner`]; see [`autoencoder`] for the second.
 
 pub mod adagrad;
+pub mod adam;
+pub mod autoencoder;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, ModelCard, SplitScores};
 use crate::data::{batch, sst, Batch, Split, Task, Vocab};
 use crate::error::{Error, Result};
 use crate::eval::evaluate;
+use crate::model::embedding::Embedding;
 use crate::model::{Arch, Classifier, ClassifierConfig, Dropout, NoTrace};
 use adagrad::{AdaGrad, AdaGradConfig};
+
+/// An optimizer of dense `Var`s plus the rows of a host-side embedding table.
+pub trait Optimizer {
+    /// Update the dense parameters from `grads` and the embedding rows named by `ids` from
+    /// `embedding_grad` (row-major, one row per id; repeated ids add up).
+    fn step(&mut self, grads: &GradStore, embedding: &mut Embedding, ids: &[u32], embedding_grad: &[f32])
+        -> Result<()>;
+    /// The optimizer's state by name (for checkpoints).
+    fn state(&self, embedding_shape: (usize, usize)) -> Result<HashMap<String, Tensor>>;
+    /// Restore what [`Optimizer::state`] saved; a missing or misshaped entry is an error.
+    fn load_state(&mut self, state: &HashMap<String, Tensor>) -> std::result::Result<(), String>;
+}
+
+/// A model the shared epoch loop can train: it knows its data, its batches, its loss, its
+/// held-out scores and how to save itself.
+pub trait Learner {
+    /// Held-out scores after an epoch.
+    type Scores: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned;
+    /// The training examples' lengths in tokens, in a fixed order (batches index into it).
+    fn example_lengths(&self) -> Vec<usize>;
+    /// Train on the examples at `indices`; returns the batch's mean loss, examples and tokens.
+    fn train_batch(
+        &mut self,
+        optimizer: &mut dyn Optimizer,
+        indices: &[usize],
+        dropout: &mut Dropout,
+    ) -> Result<BatchStats>;
+    /// Score the held-out (dev) data.
+    fn evaluate(&self) -> Result<Self::Scores>;
+    /// Whether `new` beats `best` (the model is selected on this).
+    fn improves(new: &Self::Scores, best: &Self::Scores) -> bool;
+    /// Save the model, selected at `epoch` with `scores`, as a model directory in `out_dir`.
+    fn save_selected(&self, out_dir: &Path, epoch: usize, scores: &Self::Scores) -> Result<()>;
+    /// Every weight in f32, for the checkpoint.
+    fn checkpoint_tensors(&self) -> Result<HashMap<String, Tensor>>;
+    /// The embedding table's `(vocab, dim)`.
+    fn embedding_shape(&self) -> (usize, usize);
+}
+
+/// Gradients of embedding rows summed per distinct id (a word seen twice in a batch gets one
+/// update), reused across steps to avoid allocations.
+#[derive(Debug, Default)]
+pub struct RowGrads {
+    slots: HashMap<u32, usize>,
+    grads: Vec<f32>,
+    order: Vec<u32>,
+}
+
+impl RowGrads {
+    /// Sum `grad` (one `dim`-row per id) by id; returns the distinct ids in first-seen order,
+    /// whose summed rows [`RowGrads::row`] gives by position.
+    pub fn sum(&mut self, ids: &[u32], grad: &[f32], dim: usize) -> Vec<u32> {
+        self.slots.clear();
+        self.grads.clear();
+        self.order.clear();
+        for (k, &id) in ids.iter().enumerate() {
+            let slot = *self.slots.entry(id).or_insert_with(|| {
+                self.order.push(id);
+                self.grads.resize(self.grads.len() + dim, 0.0);
+                self.order.len() - 1
+            });
+            for (d, s) in self.grads[slot * dim..(slot + 1) * dim].iter_mut().zip(&grad[k * dim..(k + 1) * dim]) {
+                *d += s;
+            }
+        }
+        self.order.clone()
+    }
+
+    /// The summed gradient of the `slot`-th distinct id.
+    pub fn row(&self, slot: usize, dim: usize) -> &[f32] {
+        &self.grads[slot * dim..(slot + 1) * dim]
+    }
+
+    /// All summed rows, row-major in first-seen order.
+    pub fn rows(&self) -> &[f32] {
+        &self.grads
+    }
+}
+
+/// What one training batch did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchStats {
+    /// Mean loss.
+    pub loss: f32,
+    /// Examples (phrases, sentences) in the batch.
+    pub examples: usize,
+    /// Tokens in the batch.
+    pub tokens: usize,
+}
+
+/// The loop's settings shared by every model's options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoopSettings {
+    /// Most epochs.
+    pub epochs: usize,
+    /// Stop after this many epochs without a better held-out score.
+    pub patience: usize,
+    /// Examples per mini-batch (examples of equal length are batched together).
+    pub batch_size: usize,
+    /// Dropout probability.
+    pub dropout: f32,
+    /// Seed of shuffling and dropout.
+    pub seed: u64,
+}
+
+/// Options of a run that can be resumed: they say whether a checkpoint belongs to the same run.
+pub trait RunOptions: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned {
+    /// Whether `other` describes the same run, up to what may change on resumption.
+    fn same_run(&self, other: &Self) -> bool;
+}
 
 /// Everything that defines a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,17 +240,18 @@ impl TrainOptions {
 
 /// What happened in one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
+pub struct EpochRecord<S = SplitScores> {
     /// 1-based epoch.
     pub epoch: usize,
     /// Mean training loss.
     pub train_loss: f64,
     /// Dev scores after the epoch.
-    pub dev: SplitScores,
+    pub dev: S,
     /// Wall-clock seconds of the training part.
     pub seconds: f64,
-    /// Training phrases per second.
-    pub phrases_per_s: f64,
+    /// Training examples (phrases, sentences) per second.
+    #[serde(alias = "phrases_per_s")]
+    pub examples_per_s: f64,
     /// Training tokens per second.
     pub tokens_per_s: f64,
     /// Whether this epoch became the selected model.
@@ -142,22 +260,23 @@ pub struct EpochRecord {
 
 /// Progress of a run, saved in `checkpoint/state.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainState {
+#[serde(bound(serialize = "O: Serialize, S: Serialize", deserialize = "O: DeserializeOwned, S: DeserializeOwned"))]
+pub struct TrainState<O = TrainOptions, S = SplitScores> {
     /// The run's options.
-    pub options: TrainOptions,
+    pub options: O,
     /// Epochs completed.
     pub epochs_done: usize,
     /// The selected epoch and its dev scores.
-    pub best: Option<(usize, SplitScores)>,
+    pub best: Option<(usize, S)>,
     /// One record per completed epoch.
-    pub history: Vec<EpochRecord>,
+    pub history: Vec<EpochRecord<S>>,
     /// Whether early stopping ended the run.
     pub stopped_early: bool,
 }
 
 /// Events a training run reports to its caller (for progress bars and logs).
 #[derive(Debug)]
-pub enum TrainEvent<'a> {
+pub enum TrainEvent<'a, S = SplitScores> {
     /// An epoch starts.
     EpochStart {
         /// 1-based epoch.
@@ -169,25 +288,78 @@ pub enum TrainEvent<'a> {
     Batch {
         /// Its loss.
         loss: f32,
-        /// Phrases in it.
-        phrases: usize,
+        /// Examples (phrases, sentences) in it.
+        examples: usize,
         /// Tokens in it.
         tokens: usize,
     },
     /// The epoch ended and dev was scored.
-    EpochEnd(&'a EpochRecord),
+    EpochEnd(&'a EpochRecord<S>),
 }
 
 const CHECKPOINT_DIR: &str = "checkpoint";
 const STATE_FILE: &str = "state.json";
 const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 
-/// Parameters as trainable `Var`s, and the model built on them.
-fn trainable(
+/// What a resumed run starts from: its state, its weights and its optimizer's state.
+pub struct Resumed<O, S> {
+    /// The checkpoint directory read.
+    pub dir: PathBuf,
+    /// Progress so far, with the options replaced by the new ones.
+    pub state: TrainState<O, S>,
+    /// The last epoch's weights.
+    pub tensors: HashMap<String, Tensor>,
+    /// The optimizer's state.
+    pub optimizer: HashMap<String, Tensor>,
+}
+
+/// Read the checkpoint of the run in `out_dir`, checking that it was started with `options`
+/// (up to what [`RunOptions::same_run`] allows to change).
+pub fn resume_checkpoint<O: RunOptions, S: DeserializeOwned>(out_dir: &Path, options: &O) -> Result<Resumed<O, S>> {
+    let dir = find_checkpoint(out_dir)?;
+    let mut state: TrainState<O, S> = serde_json::from_slice(&checkpoint::read_file(&dir, STATE_FILE)?)
+        .map_err(|e| Error::checkpoint(&dir, format!("{STATE_FILE} is corrupt or from another kind of run: {e}")))?;
+    if !state.options.same_run(options) {
+        return Err(Error::checkpoint(&dir, format!(
+            "--resume with different options: the run was started with {}; pass the same options (only --epochs and --patience may change)",
+            serde_json::to_string(&state.options).unwrap_or_default()
+        )));
+    }
+    let tensors = checkpoint::parse_safetensors(
+        &dir,
+        checkpoint::WEIGHTS_FILE,
+        &checkpoint::read_file(&dir, checkpoint::WEIGHTS_FILE)?,
+    )?;
+    let optimizer = checkpoint::parse_safetensors(&dir, OPTIMIZER_FILE, &checkpoint::read_file(&dir, OPTIMIZER_FILE)?)?;
+    state.options = options.clone();
+    Ok(Resumed { dir, state, tensors, optimizer })
+}
+
+/// Refuse to start a new run in a directory that already holds one.
+pub fn ensure_fresh(out_dir: &Path) -> Result<()> {
+    for existing in [out_dir.join(CHECKPOINT_DIR), out_dir.join(checkpoint::CONFIG_FILE)] {
+        if existing.exists() {
+            return Err(Error::invalid(
+                "--out",
+                format!(
+                "{} already holds a training run ({} exists); pass --resume to continue it, or choose another --out",
+                out_dir.display(), existing.display()
+            ),
+            ));
+        }
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io("cannot create", out_dir, e))
+}
+
+/// Trainable parameters by name.
+pub type NamedVars = Vec<(String, Var)>;
+
+/// Split named tensors into trainable `Var`s (all but the host-side embedding table) and the
+/// map a model is built from.
+pub fn trainable_tensors(
     tensors: HashMap<String, Tensor>,
-    config: ClassifierConfig,
     device: &Device,
-) -> Result<(Classifier, Vec<(String, Var)>)> {
+) -> Result<(HashMap<String, Tensor>, NamedVars)> {
     let mut vars = Vec::new();
     let mut map = HashMap::new();
     for (name, t) in tensors {
@@ -201,8 +373,129 @@ fn trainable(
         }
     }
     vars.sort_by(|a, b| a.0.cmp(&b.0));
-    let model = Classifier::load(VarBuilder::from_tensors(map, DType::F32, device), config)?;
-    Ok((model, vars))
+    Ok((map, vars))
+}
+
+/// The shared epoch loop: train, score dev, keep the best model, checkpoint, stop early.
+///
+/// Continues `state` (fresh or resumed) until `settings.epochs` or until `settings.patience`
+/// epochs pass without a better dev score.
+pub fn run_epochs<L: Learner, O: RunOptions>(
+    out_dir: &Path,
+    learner: &mut L,
+    optimizer: &mut dyn Optimizer,
+    state: &mut TrainState<O, L::Scores>,
+    settings: LoopSettings,
+    on_event: &mut dyn FnMut(TrainEvent<L::Scores>),
+) -> Result<()> {
+    let lengths = learner.example_lengths();
+    let mut since_best = state.best.as_ref().map(|(e, _)| state.epochs_done - e).unwrap_or(0);
+    while state.epochs_done < settings.epochs && !(state.stopped_early || since_best >= settings.patience) {
+        let epoch = state.epochs_done + 1;
+        let mut rng = StdRng::seed_from_u64(settings.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
+        let mut dropout = Dropout::new(settings.dropout, settings.seed ^ ((epoch as u64) << 32) ^ 0xD0);
+        let batches = batch::length_batches(lengths.iter().copied(), settings.batch_size, Some(&mut rng));
+        on_event(TrainEvent::EpochStart { epoch, batches: batches.len() });
+        let start = Instant::now();
+        let (mut loss_sum, mut examples, mut tokens) = (0f64, 0usize, 0usize);
+        for indices in &batches {
+            let stats = learner.train_batch(optimizer, indices, &mut dropout)?;
+            loss_sum += stats.loss as f64 * stats.examples as f64;
+            examples += stats.examples;
+            tokens += stats.tokens;
+            on_event(TrainEvent::Batch { loss: stats.loss, examples: stats.examples, tokens: stats.tokens });
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let dev = learner.evaluate()?;
+        let improved = state.best.as_ref().is_none_or(|(_, b)| L::improves(&dev, b));
+        let record = EpochRecord {
+            epoch,
+            train_loss: loss_sum / examples.max(1) as f64,
+            dev: dev.clone(),
+            seconds,
+            examples_per_s: examples as f64 / seconds,
+            tokens_per_s: tokens as f64 / seconds,
+            improved,
+        };
+        if improved {
+            learner.save_selected(out_dir, epoch, &dev)?;
+            state.best = Some((epoch, dev));
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        state.epochs_done = epoch;
+        state.stopped_early = since_best >= settings.patience && epoch < settings.epochs;
+        state.history.push(record);
+        on_event(TrainEvent::EpochEnd(state.history.last().expect("just pushed")));
+        save_checkpoint(out_dir, learner, optimizer, state)?;
+    }
+    Ok(())
+}
+
+impl RunOptions for TrainOptions {
+    fn same_run(&self, other: &TrainOptions) -> bool {
+        TrainOptions::same_run(self, other)
+    }
+}
+
+/// The SST classifier as a [`Learner`]: unique training phrases, dev sentence accuracy.
+struct ClassifierLearner {
+    model: Classifier,
+    vocab: Vocab,
+    examples: Vec<batch::Example>,
+    dev_trees: Vec<sst::Tree>,
+    options: TrainOptions,
+    weights_dtype: DType,
+}
+
+impl Learner for ClassifierLearner {
+    type Scores = SplitScores;
+
+    fn example_lengths(&self) -> Vec<usize> {
+        self.examples.iter().map(|e| e.ids.len()).collect()
+    }
+
+    fn train_batch(
+        &mut self,
+        optimizer: &mut dyn Optimizer,
+        indices: &[usize],
+        dropout: &mut Dropout,
+    ) -> Result<BatchStats> {
+        let refs: Vec<&batch::Example> = indices.iter().map(|&i| &self.examples[i]).collect();
+        let b = Batch::from_examples(&refs);
+        let loss = train_step(&mut self.model, optimizer, &b, dropout)?;
+        Ok(BatchStats { loss, examples: b.batch, tokens: b.tokens() })
+    }
+
+    fn evaluate(&self) -> Result<SplitScores> {
+        Ok(evaluate(&self.model, &self.vocab, &self.dev_trees, self.options.task)?.scores())
+    }
+
+    fn improves(new: &SplitScores, best: &SplitScores) -> bool {
+        new.sentence_accuracy > best.sentence_accuracy
+    }
+
+    fn save_selected(&self, out_dir: &Path, epoch: usize, dev: &SplitScores) -> Result<()> {
+        let card = ModelCard {
+            format: String::new(),
+            model: *self.model.config(),
+            weights_dtype: String::new(),
+            weights_sha256: String::new(),
+            training: serde_json::to_value(&self.options).expect("options serialize"),
+            epoch,
+            dev: *dev,
+        };
+        checkpoint::save_classifier(out_dir, &self.model, &self.vocab, card, self.weights_dtype)
+    }
+
+    fn checkpoint_tensors(&self) -> Result<HashMap<String, Tensor>> {
+        self.model.tensors()
+    }
+
+    fn embedding_shape(&self) -> (usize, usize) {
+        (self.model.embedding().vocab_size(), self.model.embedding().dim())
+    }
 }
 
 /// Train a classifier on the SST splits in `data_dir`, writing to `out_dir`.
@@ -219,51 +512,23 @@ pub fn train(
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainState> {
     let weights_dtype = options.validate()?;
-    let checkpoint_dir = out_dir.join(CHECKPOINT_DIR);
     let train_trees = sst::load_split(data_dir, Split::Train)?;
     let dev_trees = sst::load_split(data_dir, Split::Dev)?;
 
-    let (vocab, mut model, vars, mut state, optimizer_state) = if resume {
-        let dir = find_checkpoint(out_dir)?;
-        let state: TrainState = serde_json::from_slice(&checkpoint::read_file(&dir, STATE_FILE)?)
-            .map_err(|e| Error::checkpoint(&dir, format!("{STATE_FILE} is corrupt: {e}")))?;
-        if !state.options.same_run(&options) {
-            return Err(Error::checkpoint(&dir, format!(
-                "--resume with different options: the run was started with {}; pass the same options (only --epochs and --patience may change)",
-                serde_json::to_string(&state.options).unwrap_or_default()
-            )));
-        }
+    let (vocab, tensors, mut state, optimizer_state) = if resume {
+        let resumed: Resumed<TrainOptions, SplitScores> = resume_checkpoint(out_dir, &options)?;
         let vocab = Vocab::load(&out_dir.join(checkpoint::TOKENIZER_FILE))?;
-        let config = classifier_config(&options, vocab.len());
-        let tensors = checkpoint::parse_safetensors(
-            &dir,
-            checkpoint::WEIGHTS_FILE,
-            &checkpoint::read_file(&dir, checkpoint::WEIGHTS_FILE)?,
-        )?;
-        checkpoint::check_tensors(&dir, &tensors, config)?;
-        let (model, vars) = trainable(tensors, config, device)?;
-        let opt = checkpoint::parse_safetensors(&dir, OPTIMIZER_FILE, &checkpoint::read_file(&dir, OPTIMIZER_FILE)?)?;
-        let mut state = state;
-        state.options = options.clone();
-        (vocab, model, vars, state, Some((dir, opt)))
+        checkpoint::check_tensors(&resumed.dir, &resumed.tensors, classifier_config(&options, vocab.len()))?;
+        (vocab, resumed.tensors, resumed.state, Some((resumed.dir, resumed.optimizer)))
     } else {
-        for existing in [checkpoint_dir.as_path(), &out_dir.join(checkpoint::CONFIG_FILE)] {
-            if existing.exists() {
-                return Err(Error::invalid("--out", format!(
-                    "{} already holds a training run ({} exists); pass --resume to continue it, or choose another --out",
-                    out_dir.display(), existing.display()
-                )));
-            }
-        }
+        ensure_fresh(out_dir)?;
         let vocab = Vocab::build(
             train_trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)),
             options.lowercase,
             options.min_count,
         )?;
-        let config = classifier_config(&options, vocab.len());
-        let tensors = config.init_parameters(options.seed, options.init_scale, device)?;
-        let (model, vars) = trainable(tensors, config, device)?;
-        std::fs::create_dir_all(out_dir).map_err(|e| Error::io("cannot create", out_dir, e))?;
+        let tensors =
+            classifier_config(&options, vocab.len()).init_parameters(options.seed, options.init_scale, device)?;
         checkpoint::write_atomic(&out_dir.join(checkpoint::TOKENIZER_FILE), vocab.to_json()?.as_bytes())?;
         let state = TrainState {
             options: options.clone(),
@@ -272,67 +537,25 @@ pub fn train(
             history: Vec::new(),
             stopped_early: false,
         };
-        (vocab, model, vars, state, None)
+        (vocab, tensors, state, None)
     };
-
-    let examples = batch::unique_phrases(&train_trees, &vocab, options.task);
+    let config = classifier_config(&options, vocab.len());
+    let (map, vars) = trainable_tensors(tensors, device)?;
+    let model = Classifier::load(VarBuilder::from_tensors(map, DType::F32, device), config)?;
     let mut optimizer = AdaGrad::new(adagrad_config(&options), vars, vocab.len() * options.embedding_dim)?;
     if let Some((dir, opt)) = optimizer_state {
         optimizer.load_state(&opt).map_err(|m| Error::checkpoint(dir, m))?;
     }
-
-    let mut since_best = state.best.map(|(e, _)| state.epochs_done - e).unwrap_or(0);
-    while state.epochs_done < options.epochs && !(state.stopped_early || since_best >= options.patience) {
-        let epoch = state.epochs_done + 1;
-        let mut rng = StdRng::seed_from_u64(options.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
-        let mut dropout = Dropout::new(options.dropout, options.seed ^ ((epoch as u64) << 32) ^ 0xD0);
-        let batches = batch::length_batches(examples.iter().map(|e| e.ids.len()), options.batch_size, Some(&mut rng));
-        on_event(TrainEvent::EpochStart { epoch, batches: batches.len() });
-        let start = Instant::now();
-        let (mut loss_sum, mut phrases, mut tokens) = (0f64, 0usize, 0usize);
-        for indices in &batches {
-            let refs: Vec<&batch::Example> = indices.iter().map(|&i| &examples[i]).collect();
-            let b = Batch::from_examples(&refs);
-            let loss = train_step(&mut model, &mut optimizer, &b, &mut dropout)?;
-            loss_sum += loss as f64 * b.batch as f64;
-            phrases += b.batch;
-            tokens += b.tokens();
-            on_event(TrainEvent::Batch { loss, phrases: b.batch, tokens: b.tokens() });
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        let dev = evaluate(&model, &vocab, &dev_trees, options.task)?.scores();
-        let improved = state.best.is_none_or(|(_, b)| dev.sentence_accuracy > b.sentence_accuracy);
-        let record = EpochRecord {
-            epoch,
-            train_loss: loss_sum / phrases.max(1) as f64,
-            dev,
-            seconds,
-            phrases_per_s: phrases as f64 / seconds,
-            tokens_per_s: tokens as f64 / seconds,
-            improved,
-        };
-        if improved {
-            state.best = Some((epoch, dev));
-            since_best = 0;
-            let card = ModelCard {
-                format: String::new(),
-                model: *model.config(),
-                weights_dtype: String::new(),
-                weights_sha256: String::new(),
-                training: serde_json::to_value(&options).expect("options serialize"),
-                epoch,
-                dev,
-            };
-            checkpoint::save_classifier(out_dir, &model, &vocab, card, weights_dtype)?;
-        } else {
-            since_best += 1;
-        }
-        state.epochs_done = epoch;
-        state.stopped_early = since_best >= options.patience && epoch < options.epochs;
-        state.history.push(record);
-        on_event(TrainEvent::EpochEnd(state.history.last().expect("just pushed")));
-        save_checkpoint(out_dir, &model, &optimizer, &state)?;
-    }
+    let examples = batch::unique_phrases(&train_trees, &vocab, options.task);
+    let settings = LoopSettings {
+        epochs: options.epochs,
+        patience: options.patience,
+        batch_size: options.batch_size,
+        dropout: options.dropout,
+        seed: options.seed,
+    };
+    let mut learner = ClassifierLearner { model, vocab, examples, dev_trees, options, weights_dtype };
+    run_epochs(out_dir, &mut learner, &mut optimizer, &mut state, settings, on_event)?;
     Ok(state)
 }
 
@@ -350,7 +573,8 @@ fn classifier_config(options: &TrainOptions, vocab_size: usize) -> ClassifierCon
 pub fn fresh_learner(options: &TrainOptions, vocab_size: usize, device: &Device) -> Result<(Classifier, AdaGrad)> {
     options.validate()?;
     let config = classifier_config(options, vocab_size);
-    let (model, vars) = trainable(config.init_parameters(options.seed, options.init_scale, device)?, config, device)?;
+    let (map, vars) = trainable_tensors(config.init_parameters(options.seed, options.init_scale, device)?, device)?;
+    let model = Classifier::load(VarBuilder::from_tensors(map, DType::F32, device), config)?;
     let optimizer = AdaGrad::new(adagrad_config(options), vars, vocab_size * options.embedding_dim)?;
     Ok((model, optimizer))
 }
@@ -360,7 +584,12 @@ fn adagrad_config(options: &TrainOptions) -> AdaGradConfig {
 }
 
 /// One forward, backward and update; returns the batch's mean loss.
-pub fn train_step(model: &mut Classifier, optimizer: &mut AdaGrad, b: &Batch, dropout: &mut Dropout) -> Result<f32> {
+pub fn train_step(
+    model: &mut Classifier,
+    optimizer: &mut dyn Optimizer,
+    b: &Batch,
+    dropout: &mut Dropout,
+) -> Result<f32> {
     let x = Var::from_tensor(&model.embed(b)?)?;
     let mask = model.mask(b)?;
     let logits = model.forward_embedded(x.as_tensor(), mask.as_ref(), Some(dropout), &mut NoTrace)?;
@@ -396,7 +625,12 @@ fn find_checkpoint(out_dir: &Path) -> Result<PathBuf> {
 
 /// Write the checkpoint into a fresh directory, then swap it in (old → .old, new → checkpoint,
 /// remove .old), so that some complete checkpoint exists at every moment.
-fn save_checkpoint(out_dir: &Path, model: &Classifier, optimizer: &AdaGrad, state: &TrainState) -> Result<()> {
+fn save_checkpoint<L: Learner, O: RunOptions>(
+    out_dir: &Path,
+    learner: &L,
+    optimizer: &dyn Optimizer,
+    state: &TrainState<O, L::Scores>,
+) -> Result<()> {
     let new = out_dir.join("checkpoint.new");
     let current = out_dir.join(CHECKPOINT_DIR);
     let old = out_dir.join("checkpoint.old");
@@ -404,14 +638,13 @@ fn save_checkpoint(out_dir: &Path, model: &Classifier, optimizer: &AdaGrad, stat
         std::fs::remove_dir_all(&new).map_err(io_error("cannot remove", &new))?;
     }
     std::fs::create_dir_all(&new).map_err(io_error("cannot create", &new))?;
-    let emb = model.embedding();
     checkpoint::write_atomic(
         &new.join(checkpoint::WEIGHTS_FILE),
-        &checkpoint::safetensors_bytes(&model.tensors()?, DType::F32)?,
+        &checkpoint::safetensors_bytes(&learner.checkpoint_tensors()?, DType::F32)?,
     )?;
     checkpoint::write_atomic(
         &new.join(OPTIMIZER_FILE),
-        &checkpoint::safetensors_bytes(&optimizer.state((emb.vocab_size(), emb.dim()))?, DType::F32)?,
+        &checkpoint::safetensors_bytes(&optimizer.state(learner.embedding_shape())?, DType::F32)?,
     )?;
     checkpoint::write_atomic(
         &new.join(STATE_FILE),

@@ -4,6 +4,11 @@
 use std::path::Path;
 use std::process::Command;
 
+/// The `salient` binary as a command to add arguments to.
+pub fn salient_cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_salient"))
+}
+
 /// Run the `salient` binary: (success, stdout, stderr).
 pub fn salient(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_salient")).args(args).output().unwrap();

@@ -1,0 +1,149 @@
+//! Autoencoder speed: training tokens/s and greedy reconstructions/s, with the same model in
+//! PyTorch (CPU) as a peer in the same run.
+//!
+//! `cargo bench --bench autoencoder` (options after `--`: `--batches N`, `--warmup N`,
+//! `--decode N`, `--no-peer`). The model is the shipped one's shape (128-d embeddings, 256-d
+//! LSTMs, 10,000-entry vocabulary built from `data/autoencoder/train`), freshly initialised.
+//! Training: `--batches` batches of 64 equal-length training sentences (up to 30 tokens) after
+//! `--warmup` untimed ones, teacher forcing, Adam with clipping. Decoding: greedy
+//! reconstruction of the first `--decode` test sentences in batches of 128. The batches are
+//! written to `target/bench/` so that the peer (`benches/pytorch_peer.sh autoencoder`, which
+//! installs torch or says why it skipped) trains on exactly the same data. Results also go to
+//! `target/bench/autoencoder.json`.
+
+use std::io::Write;
+use std::process::Command;
+use std::time::Instant;
+
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use salient::data::batch::length_batches;
+use salient::data::corpus::{self, CorpusSplit};
+use salient::model::autoencoder::PairBatch;
+use salient::model::{Autoencoder, Dropout};
+use salient::train::adam::{Adam, AdamConfig};
+use salient::train::autoencoder::{build_vocab, train_step, AutoencoderOptions};
+use salient::train::trainable_tensors;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn write_batches(path: &str, batches: &[Vec<&Vec<u32>>]) -> anyhow::Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for b in batches {
+        writeln!(f, "{}", serde_json::to_string(b)?)?;
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: single-threaded so far.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
+    let (batches_n, warmup, decode_n) = (arg("--batches", 60), arg("--warmup", 5), arg("--decode", 1024));
+    let peer = !std::env::args().any(|a| a == "--no-peer");
+    let options = AutoencoderOptions::default();
+    let data = std::path::Path::new("data/autoencoder");
+    let train_text = corpus::load_split(data, CorpusSplit::Train)?;
+    let vocab = build_vocab(&train_text, options.lowercase, options.vocab_size)?;
+    let train = corpus::encode(&train_text, &vocab, options.max_len)?.sentences;
+    let test = corpus::encode(&corpus::load_split(data, CorpusSplit::Test)?, &vocab, options.max_len)?.sentences;
+    let order = length_batches(train.iter().map(Vec::len), options.batch_size, Some(&mut StdRng::seed_from_u64(1)));
+    let batches: Vec<Vec<&Vec<u32>>> =
+        order.iter().take(warmup + batches_n).map(|b| b.iter().map(|&i| &train[i]).collect()).collect();
+    let decode_groups: Vec<Vec<&Vec<u32>>> =
+        length_batches::<StdRng>(test.iter().take(decode_n).map(Vec::len), 128, None)
+            .iter()
+            .map(|g| g.iter().map(|&i| &test[i]).collect())
+            .collect();
+    std::fs::create_dir_all("target/bench")?;
+    write_batches("target/bench/autoencoder-batches.jsonl", &batches)?;
+    write_batches("target/bench/autoencoder-decode.jsonl", &decode_groups)?;
+
+    let config = salient::model::AutoencoderConfig {
+        vocab_size: vocab.len(),
+        embedding_dim: options.embedding_dim,
+        hidden_dim: options.hidden_dim,
+        max_len: options.max_len,
+        reverse_input: true,
+    };
+    let (map, vars) = trainable_tensors(config.init_parameters(1, options.init_scale, &Device::Cpu)?, &Device::Cpu)?;
+    let mut model = Autoencoder::load(VarBuilder::from_tensors(map, DType::F32, &Device::Cpu), config)?;
+    let mut optimizer =
+        Adam::new(AdamConfig::new(options.lr, Some(options.clip_norm)), vars, vocab.len() * options.embedding_dim)?;
+    let mut dropout = Dropout::new(0.0, 1);
+    let (mut sentences, mut tokens) = (0usize, 0usize);
+    let mut start = Instant::now();
+    for (k, b) in batches.iter().enumerate() {
+        if k == warmup {
+            start = Instant::now();
+            (sentences, tokens) = (0, 0);
+        }
+        let pb = PairBatch::new(b, b);
+        train_step(&mut model, &mut optimizer, &pb, &mut dropout)?;
+        sentences += pb.batch;
+        tokens += pb.target_tokens();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let (train_sps, train_tps) = (sentences as f64 / secs, tokens as f64 / secs);
+    let start = Instant::now();
+    let mut decoded = 0usize;
+    for g in &decode_groups {
+        let pb = PairBatch::new(g, g);
+        decoded += model.greedy(&pb, options.max_len)?.len();
+    }
+    let rec_ps = decoded as f64 / start.elapsed().as_secs_f64();
+
+    let theirs = if peer { pytorch(vocab.len(), warmup) } else { None };
+    println!(
+        "autoencoder speed: {} training batches of {} equal-length sentences (<= {} tokens), {}-d embeddings, {}-d LSTMs, vocabulary {}; greedy decoding of {} test sentences; salient on one CPU thread",
+        batches_n, options.batch_size, options.max_len, options.embedding_dim, options.hidden_dim, vocab.len(), decoded
+    );
+    println!("| | salient | PyTorch | ratio |");
+    println!("| --- | ---: | ---: | ---: |");
+    let field = |v: Option<f64>| v.map_or("skipped".to_string(), |x| format!("{x:.0}"));
+    let ratio = |a: f64, b: Option<f64>| b.map_or("-".to_string(), |b| format!("{:.2}x", a / b));
+    let (p_tps, p_sps, p_rps) = match &theirs {
+        Some(v) => {
+            (v["train_tokens_per_s"].as_f64(), v["train_sentences_per_s"].as_f64(), v["reconstructions_per_s"].as_f64())
+        }
+        None => (None, None, None),
+    };
+    println!("| training tokens/s | {train_tps:.0} | {} | {} |", field(p_tps), ratio(train_tps, p_tps));
+    println!("| training sentences/s | {train_sps:.0} | {} | {} |", field(p_sps), ratio(train_sps, p_sps));
+    println!("| reconstructions/s | {rec_ps:.0} | {} | {} |", field(p_rps), ratio(rec_ps, p_rps));
+    let json = serde_json::json!({
+        "salient": {"train_tokens_per_s": train_tps, "train_sentences_per_s": train_sps, "reconstructions_per_s": rec_ps},
+        "pytorch": theirs,
+    });
+    std::fs::write("target/bench/autoencoder.json", serde_json::to_string_pretty(&json)?)?;
+    Ok(())
+}
+
+/// Run the PyTorch peer; `None` (with its reason on stderr) when it is skipped or fails.
+fn pytorch(vocab: usize, warmup: usize) -> Option<serde_json::Value> {
+    let out = Command::new("bash")
+        .args(["benches/pytorch_peer.sh", "autoencoder", "--batches-file", "target/bench/autoencoder-batches.jsonl"])
+        .args(["--decode-file", "target/bench/autoencoder-decode.jsonl"])
+        .args(["--vocab-size", &vocab.to_string(), "--warmup", &warmup.to_string()])
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("pytorch peer skipped: cannot run bash: {e}");
+            return None;
+        }
+    };
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{'))?;
+    serde_json::from_str(line).ok()
+}

@@ -1,0 +1,238 @@
+//! `salient autoencoder ...`: train, score, run and explain the LSTM autoencoder.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use salient::checkpoint::load_autoencoder;
+use salient::data::corpus::{self, CorpusSplit};
+use salient::eval::{evaluate_reconstruction, ReconstructionScores};
+use salient::model::autoencoder::PairBatch;
+use salient::train::autoencoder::{train_autoencoder, AutoencoderOptions};
+use salient::train::EpochRecord;
+
+use super::train::progress;
+use super::DeviceArg;
+
+/// The shipped autoencoder.
+pub const DEFAULT_MODEL: &str = "data/models/autoencoder";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Train an autoencoder on a sentence corpus (resumable; selects on dev perplexity).
+    Train(TrainArgs),
+    /// Score a trained autoencoder on a corpus split: token accuracy, exact match, perplexity.
+    Eval(EvalArgs),
+    /// Rebuild sentences with greedy decoding and print input and output tokens.
+    Reconstruct(ReconstructArgs),
+    /// Saliency of every input token for every output token, as SVG heatmaps plus CSV and JSON.
+    Saliency(super::autoencoder_saliency::Args),
+}
+
+/// Train on `<data>/train.txt(.gz)`, select on `<data>/dev.txt(.gz)` (one sentence per line).
+///
+/// The best epoch (lowest dev perplexity) is written to --out as model.safetensors +
+/// config.json + tokenizer.json, and --out/checkpoint holds the last epoch for --resume.
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    /// Directory with train/dev/test sentence files.
+    #[arg(long, default_value = "data/autoencoder")]
+    data: PathBuf,
+    /// Output directory.
+    #[arg(long, default_value = "runs/autoencoder")]
+    out: PathBuf,
+    /// Embedding size.
+    #[arg(long, default_value_t = AutoencoderOptions::default().embedding_dim)]
+    embedding_dim: usize,
+    /// Hidden size of encoder and decoder.
+    #[arg(long, default_value_t = AutoencoderOptions::default().hidden_dim)]
+    hidden_dim: usize,
+    /// Most vocabulary entries (4 special tokens included); rarer words become [UNK].
+    #[arg(long, default_value_t = AutoencoderOptions::default().vocab_size)]
+    vocab_size: usize,
+    /// Longest sentence in tokens; longer ones are left out.
+    #[arg(long, default_value_t = AutoencoderOptions::default().max_len)]
+    max_len: usize,
+    /// Let the encoder read left to right (by default it reads right to left).
+    #[arg(long)]
+    forward_input: bool,
+    /// Keep case (by default tokens are lower-cased).
+    #[arg(long)]
+    keep_case: bool,
+    /// Most epochs.
+    #[arg(long, default_value_t = AutoencoderOptions::default().epochs)]
+    epochs: usize,
+    /// Sentences per mini-batch.
+    #[arg(long, default_value_t = AutoencoderOptions::default().batch_size)]
+    batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = AutoencoderOptions::default().lr)]
+    lr: f64,
+    /// Largest global gradient norm.
+    #[arg(long, default_value_t = AutoencoderOptions::default().clip_norm)]
+    clip_norm: f64,
+    /// Dropout on input embeddings.
+    #[arg(long, default_value_t = AutoencoderOptions::default().dropout)]
+    dropout: f32,
+    /// Seed for initialisation, shuffling and dropout.
+    #[arg(long, default_value_t = AutoencoderOptions::default().seed)]
+    seed: u64,
+    /// Stop after this many epochs without a lower dev perplexity.
+    #[arg(long, default_value_t = AutoencoderOptions::default().patience)]
+    patience: usize,
+    /// Storage type of the selected model's weights.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
+    weights_dtype: String,
+    /// Where tensors live.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+}
+
+impl TrainArgs {
+    fn options(&self) -> AutoencoderOptions {
+        AutoencoderOptions {
+            embedding_dim: self.embedding_dim,
+            hidden_dim: self.hidden_dim,
+            vocab_size: self.vocab_size,
+            max_len: self.max_len,
+            reverse_input: !self.forward_input,
+            lowercase: !self.keep_case,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            clip_norm: self.clip_norm,
+            dropout: self.dropout,
+            seed: self.seed,
+            patience: self.patience,
+            weights_dtype: self.weights_dtype.clone(),
+            ..AutoencoderOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct EvalArgs {
+    /// Model directory.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
+    /// Directory with train/dev/test sentence files.
+    #[arg(long, default_value = "data/autoencoder")]
+    data: PathBuf,
+    /// Which split to score.
+    #[arg(long, default_value = "test", value_parser = ["train", "dev", "test"])]
+    split: String,
+    /// Print the scores as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Where tensors live.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReconstructArgs {
+    /// Model directory.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
+    /// A sentence to rebuild (repeatable).
+    #[arg(long, required_unless_present = "input")]
+    text: Vec<String>,
+    /// A file with one sentence per line.
+    #[arg(long, conflicts_with = "text")]
+    input: Option<PathBuf>,
+    /// Print JSON lines (input tokens, output tokens) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Where tensors live.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    match args.command {
+        Command::Train(a) => train(a),
+        Command::Eval(a) => eval(a),
+        Command::Reconstruct(a) => reconstruct(a),
+        Command::Saliency(a) => super::autoencoder_saliency::run(a),
+    }
+}
+
+fn describe(s: &ReconstructionScores) -> String {
+    format!(
+        "token accuracy {:.4}  greedy {:.4}  exact match {:.4}  perplexity {:.2}  ({} sentences, {} longer left out)",
+        s.token_accuracy, s.greedy_token_accuracy, s.exact_match, s.perplexity, s.sentences, s.too_long
+    )
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let device = args.device.open()?;
+    let mut progress =
+        progress("sentences", |r: &EpochRecord<ReconstructionScores>| format!("dev {}", describe(&r.dev)));
+    let state = train_autoencoder(&args.data, &args.out, args.options(), args.resume, &device, &mut progress)
+        .with_context(|| format!("training an autoencoder into {}", args.out.display()))?;
+    match &state.best {
+        Some((epoch, dev)) => eprintln!(
+            "selected epoch {epoch} (dev {}){}; model in {}",
+            describe(dev),
+            if state.stopped_early { ", stopped early" } else { "" },
+            args.out.display()
+        ),
+        None => eprintln!("no epoch was run; model in {}", args.out.display()),
+    }
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let device = args.device.open()?;
+    let loaded = load_autoencoder(&args.model, &device, candle_core::DType::F32)?;
+    let split: CorpusSplit = args.split.parse().map_err(anyhow::Error::msg)?;
+    let text = corpus::load_split(&args.data, split)?;
+    let encoded = corpus::encode(&text, &loaded.vocab, loaded.model.config().max_len)?;
+    let scores = evaluate_reconstruction(&loaded.model, &encoded.sentences, encoded.too_long, 128)?;
+    if args.json {
+        let out = serde_json::json!({
+            "model": args.model, "split": args.split, "weights_sha256": loaded.card.weights_sha256,
+            "max_len": loaded.model.config().max_len, "scores": scores,
+            "unknown_token_share": encoded.unknown as f64 / encoded.tokens.max(1) as f64,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{} {}: {}", args.model.display(), args.split, describe(&scores));
+        println!(
+            "unknown tokens: {:.2}% of {} (they count as reconstructed when the model writes [UNK])",
+            100.0 * encoded.unknown as f64 / encoded.tokens.max(1) as f64,
+            encoded.tokens
+        );
+    }
+    Ok(())
+}
+
+fn reconstruct(args: ReconstructArgs) -> Result<()> {
+    let device = args.device.open()?;
+    let loaded = load_autoencoder(&args.model, &device, candle_core::DType::F32)?;
+    let sentences = super::autoencoder_saliency::gather(&loaded, &args.text, args.input.as_deref())?;
+    let max_len = loaded.model.config().max_len;
+    for s in &sentences {
+        let b = PairBatch::new(&[&s.ids], &[&s.ids]);
+        let (output, ended) = loaded.model.greedy(&b, max_len)?.remove(0);
+        let output: Vec<String> = output.iter().map(|&id| loaded.vocab.id_to_token(id).unwrap_or_default()).collect();
+        if args.json {
+            let line = serde_json::json!({
+                "input": s.tokens, "output": output, "ended": ended, "exact": ended && output == s.tokens,
+            });
+            println!("{line}");
+        } else {
+            println!("in : {}", s.tokens.join(" "));
+            println!("out: {}{}", output.join(" "), if ended { "" } else { " [no end token within the length limit]" });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! The sequence-to-sequence LSTM autoencoder of the paper (after Sutskever et al., 2014).
+//!
+//! An LSTM encoder reads the sentence (right to left by default, which puts the first words
+//! next to the decoder's start) into a vector `(h, c)`; an LSTM decoder starts from that state
+//! and rebuilds the sentence token by token, with a softmax over the vocabulary at each step:
+//!
+//! `s_0 = encoder(x_1..x_n)`, `s_t = LSTM(e(y_{t-1}), s_{t-1})` with `y_0 = [BOS]`,
+//! `p(y_t | y_<t, x) = softmax(W s_t + b)`, and the sentence ends with `[EOS]`.
+//!
+//! One embedding table serves both sides. Recurrent tensors are time-major: `(steps, batch, ..)`.
+//! Weights use PyTorch's names under `encoder.` and `decoder.` (an encoder reading right to
+//! left has the `_reverse` suffix), plus `embedding.weight` and `output.weight`/`output.bias`.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::VarBuilder;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::embedding::Embedding;
+use super::recurrent::{parameter_shapes, CellKind, LayerState, RecurrentLayer};
+use super::trace::{Direction, Observer, Site, SiteKind};
+use crate::data::vocab::PAD_ID;
+use crate::error::{Error, Result};
+
+/// The start-of-sentence token fed to the decoder first; always id 2.
+pub const BOS_TOKEN: &str = "[BOS]";
+/// The end-of-sentence token the decoder emits last; always id 3.
+pub const EOS_TOKEN: &str = "[EOS]";
+/// Id of [`BOS_TOKEN`].
+pub const BOS_ID: u32 = 2;
+/// Id of [`EOS_TOKEN`].
+pub const EOS_ID: u32 = 3;
+
+/// The shape of an autoencoder: everything needed to rebuild it from its weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoencoderConfig {
+    /// Vocabulary size (rows of the embedding table and of the output layer).
+    pub vocab_size: usize,
+    /// Embedding dimension.
+    pub embedding_dim: usize,
+    /// Hidden size of the encoder and of the decoder.
+    pub hidden_dim: usize,
+    /// Longest input in tokens (the decoder stops after `max_len + 1` steps).
+    pub max_len: usize,
+    /// Whether the encoder reads the sentence right to left.
+    pub reverse_input: bool,
+}
+
+impl AutoencoderConfig {
+    fn encoder_direction(&self) -> Direction {
+        if self.reverse_input {
+            Direction::Backward
+        } else {
+            Direction::Forward
+        }
+    }
+
+    /// Every parameter's name and shape.
+    pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let (e, h) = (self.embedding_dim, self.hidden_dim);
+        let mut shapes = vec![("embedding.weight".to_string(), vec![self.vocab_size, e])];
+        for (name, shape) in parameter_shapes(CellKind::Lstm, self.encoder_direction(), e, h) {
+            shapes.push((format!("encoder.{name}"), shape));
+        }
+        for (name, shape) in parameter_shapes(CellKind::Lstm, Direction::Forward, e, h) {
+            shapes.push((format!("decoder.{name}"), shape));
+        }
+        shapes.push(("output.weight".to_string(), vec![self.vocab_size, h]));
+        shapes.push(("output.bias".to_string(), vec![self.vocab_size]));
+        shapes
+    }
+
+    /// Fresh weights, uniform in `[-scale, scale]` from a seeded generator; the LSTMs' forget
+    /// gate biases start at 1 (split over the two bias vectors), the output bias at 0.
+    pub fn init_parameters(&self, seed: u64, scale: f32, device: &Device) -> Result<HashMap<String, Tensor>> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let h = self.hidden_dim;
+        let mut out = HashMap::new();
+        for (name, shape) in self.parameter_shapes() {
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = if name.contains(".bias_") {
+                (0..n).map(|i| if (h..2 * h).contains(&i) { 0.5 } else { 0.0 }).collect()
+            } else if name == "output.bias" {
+                vec![0.0; n]
+            } else {
+                (0..n).map(|_| rng.random_range(-scale..=scale)).collect()
+            };
+            out.insert(name, Tensor::from_vec(values, shape, device)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Sentences arranged for the autoencoder, all time-major (`step * batch + row`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairBatch {
+    /// Sentences in the batch.
+    pub batch: usize,
+    /// Encoder steps (the longest sentence).
+    pub src_len: usize,
+    /// Encoder input ids, left-padded with `[PAD]`.
+    pub src_ids: Vec<u32>,
+    /// 1 for tokens, 0 for left padding; empty when nothing is padded.
+    pub src_mask: Vec<f32>,
+    /// Decoder steps (the longest sentence plus `[EOS]`).
+    pub tgt_len: usize,
+    /// Decoder inputs: `[BOS]`, then the sentence; `[PAD]` after its end.
+    pub decoder_ids: Vec<u32>,
+    /// Decoder targets: the sentence, then `[EOS]`; `[PAD]` after.
+    pub targets: Vec<u32>,
+}
+
+impl PairBatch {
+    /// Arrange `sources` (encoder inputs) and `outputs` (what the decoder should produce, without
+    /// `[EOS]`; usually the same sentences) for teacher forcing.
+    pub fn new<S: AsRef<[u32]>, T: AsRef<[u32]>>(sources: &[S], outputs: &[T]) -> Self {
+        assert_eq!(sources.len(), outputs.len(), "one output per source");
+        let batch = sources.len();
+        let src_len = sources.iter().map(|s| s.as_ref().len()).max().unwrap_or(0);
+        let tgt_len = outputs.iter().map(|s| s.as_ref().len()).max().unwrap_or(0) + 1;
+        let mut src_ids = vec![PAD_ID; src_len * batch];
+        let mut src_mask = vec![0f32; src_len * batch];
+        for (b, s) in sources.iter().enumerate() {
+            let s = s.as_ref();
+            let pad = src_len - s.len();
+            for (i, &id) in s.iter().enumerate() {
+                src_ids[(pad + i) * batch + b] = id;
+                src_mask[(pad + i) * batch + b] = 1.0;
+            }
+        }
+        if src_mask.iter().all(|&m| m == 1.0) {
+            src_mask.clear();
+        }
+        let mut decoder_ids = vec![PAD_ID; tgt_len * batch];
+        let mut targets = vec![PAD_ID; tgt_len * batch];
+        for (b, s) in outputs.iter().enumerate() {
+            let s = s.as_ref();
+            decoder_ids[b] = BOS_ID;
+            for (i, &id) in s.iter().enumerate() {
+                decoder_ids[(i + 1) * batch + b] = id;
+                targets[i * batch + b] = id;
+            }
+            targets[s.len() * batch + b] = EOS_ID;
+        }
+        PairBatch { batch, src_len, src_ids, src_mask, tgt_len, decoder_ids, targets }
+    }
+
+    /// Decoder targets that are not padding (tokens plus one `[EOS]` per sentence).
+    pub fn target_tokens(&self) -> usize {
+        self.targets.iter().filter(|&&t| t != PAD_ID).count()
+    }
+}
+
+/// The LSTM autoencoder.
+#[derive(Debug, Clone)]
+pub struct Autoencoder {
+    config: AutoencoderConfig,
+    embedding: Embedding,
+    encoder: RecurrentLayer,
+    decoder: RecurrentLayer,
+    output_weight: Tensor,
+    output_bias: Tensor,
+    device: Device,
+}
+
+impl Autoencoder {
+    /// Build from weights (see [`AutoencoderConfig::parameter_shapes`]). `Var`s stay trainable.
+    pub fn load(vb: VarBuilder, config: AutoencoderConfig) -> Result<Self> {
+        let (e, h) = (config.embedding_dim, config.hidden_dim);
+        let embedding = Embedding::from_tensor(&vb.pp("embedding").get((config.vocab_size, e), "weight")?)?;
+        let encoder = RecurrentLayer::load(vb.pp("encoder"), CellKind::Lstm, config.encoder_direction(), e, h)?;
+        let decoder = RecurrentLayer::load(vb.pp("decoder"), CellKind::Lstm, Direction::Forward, e, h)?;
+        let output_weight = vb.pp("output").get((config.vocab_size, h), "weight")?;
+        let output_bias = vb.pp("output").get(config.vocab_size, "bias")?;
+        Ok(Autoencoder { config, embedding, encoder, decoder, output_weight, output_bias, device: vb.device().clone() })
+    }
+
+    /// The model's shape.
+    pub fn config(&self) -> &AutoencoderConfig {
+        &self.config
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The storage type of the weights.
+    pub fn dtype(&self) -> DType {
+        self.output_weight.dtype()
+    }
+
+    /// The embedding table.
+    pub fn embedding(&self) -> &Embedding {
+        &self.embedding
+    }
+
+    /// The embedding table, mutable (for the optimizer's sparse updates).
+    pub fn embedding_mut(&mut self) -> &mut Embedding {
+        &mut self.embedding
+    }
+
+    /// All weights by name, the embedding table included (for saving).
+    pub fn tensors(&self) -> Result<HashMap<String, Tensor>> {
+        let mut out = HashMap::new();
+        out.insert("embedding.weight".to_string(), self.embedding.to_tensor(&self.device)?.to_dtype(self.dtype())?);
+        for (prefix, layer) in [("encoder", &self.encoder), ("decoder", &self.decoder)] {
+            for (name, t) in layer.named_tensors() {
+                out.insert(format!("{prefix}.{name}"), t);
+            }
+        }
+        out.insert("output.weight".to_string(), self.output_weight.clone());
+        out.insert("output.bias".to_string(), self.output_bias.clone());
+        Ok(out)
+    }
+
+    /// Look time-major ids up: `(steps, batch, dim)` in the weights' type.
+    pub fn embed(&self, ids: &[u32], steps: usize, batch: usize) -> Result<Tensor> {
+        Ok(self.embedding.lookup(ids, steps, batch, &self.device)?.to_dtype(self.dtype())?)
+    }
+
+    /// The encoder's padding mask as one `(batch, 1)` tensor per step, or `None`.
+    pub fn source_mask(&self, b: &PairBatch) -> Result<Option<Vec<Tensor>>> {
+        if b.src_mask.is_empty() {
+            return Ok(None);
+        }
+        let m = Tensor::from_slice(&b.src_mask, (b.src_len, b.batch, 1), &self.device)?.to_dtype(self.dtype())?;
+        Ok(Some((0..b.src_len).map(|t| m.get(t)).collect::<candle_core::Result<Vec<_>>>()?))
+    }
+
+    /// Encode embeddings `x` `(steps, batch, dim)` into the sentence vector `(h, c)`.
+    ///
+    /// The observer sees the embeddings `(batch, steps, dim)`, the encoder's per-step states and
+    /// gates (positions in sentence order) and, as [`Site::Representation`], `h`.
+    pub fn encode_embedded(
+        &self,
+        x: &Tensor,
+        mask: Option<&[Tensor]>,
+        observer: &mut dyn Observer,
+    ) -> Result<LayerState> {
+        let (steps, _, dim) = x.dims3()?;
+        if dim != self.config.embedding_dim || steps == 0 {
+            return Err(Error::invalid(
+                "embeddings",
+                format!("expected (steps >= 1, batch, {}), got {:?}", self.config.embedding_dim, x.dims()),
+            ));
+        }
+        if observer.wants(SiteKind::Embeddings) {
+            observer.observe(Site::Embeddings, &x.transpose(0, 1)?)?;
+        }
+        let out = self.encoder.run(x, mask, None, false, observer)?;
+        if observer.wants(SiteKind::Representation) {
+            observer.observe(Site::Representation, &out.hidden)?;
+        }
+        Ok(out.state())
+    }
+
+    /// Teacher-forced decoder logits, time-major `(steps * batch, vocab)`, from the sentence
+    /// vector and the decoder's input embeddings `(steps, batch, dim)`.
+    ///
+    /// The observer sees the decoder's per-step states and gates and, as [`Site::Logits`], the
+    /// logits shaped `(steps, batch, vocab)`.
+    pub fn decode_embedded(&self, state: &LayerState, y: &Tensor, observer: &mut dyn Observer) -> Result<Tensor> {
+        let (steps, batch, _) = y.dims3()?;
+        let out = self.decoder.run(y, None, Some(state), true, observer)?;
+        let hidden = Tensor::stack(&out.steps, 0)?.reshape((steps * batch, self.config.hidden_dim))?;
+        let logits = self.project(&hidden)?;
+        if observer.wants(SiteKind::Logits) {
+            observer.observe(Site::Logits, &logits.reshape((steps, batch, self.config.vocab_size))?)?;
+        }
+        Ok(logits)
+    }
+
+    fn project(&self, hidden: &Tensor) -> Result<Tensor> {
+        Ok(hidden.matmul(&self.output_weight.t()?)?.broadcast_add(&self.output_bias)?)
+    }
+
+    /// Teacher-forced logits `(tgt_len * batch, vocab)` for a batch.
+    pub fn forward(
+        &self,
+        b: &PairBatch,
+        encoder_observer: &mut dyn Observer,
+        decoder_observer: &mut dyn Observer,
+    ) -> Result<Tensor> {
+        let x = self.embed(&b.src_ids, b.src_len, b.batch)?;
+        let mask = self.source_mask(b)?;
+        let state = self.encode_embedded(&x, mask.as_deref(), encoder_observer)?;
+        let y = self.embed(&b.decoder_ids, b.tgt_len, b.batch)?;
+        self.decode_embedded(&state, &y, decoder_observer)
+    }
+
+    /// Greedy decoding: at each step the most probable token, until `[EOS]` or `max_steps`
+    /// tokens. Returns each sentence's tokens without `[EOS]`, and whether it ended with one.
+    pub fn greedy(&self, b: &PairBatch, max_steps: usize) -> Result<Vec<(Vec<u32>, bool)>> {
+        let x = self.embed(&b.src_ids, b.src_len, b.batch)?;
+        let mask = self.source_mask(b)?;
+        let mut state = self.encode_embedded(&x, mask.as_deref(), &mut super::NoTrace)?;
+        let mut out: Vec<(Vec<u32>, bool)> = vec![(Vec::new(), false); b.batch];
+        let mut previous = vec![BOS_ID; b.batch];
+        for _ in 0..=max_steps {
+            let y = self.embed(&previous, 1, b.batch)?;
+            let step = self.decoder.run(&y, None, Some(&state), false, &mut super::NoTrace)?;
+            let next = self.project(&step.hidden)?.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            for (row, &id) in next.iter().enumerate() {
+                let (tokens, ended) = &mut out[row];
+                if *ended || tokens.len() >= max_steps {
+                    continue;
+                }
+                if id == EOS_ID {
+                    *ended = true;
+                } else {
+                    tokens.push(id);
+                }
+            }
+            if out.iter().all(|(t, ended)| *ended || t.len() >= max_steps) {
+                break;
+            }
+            previous = next;
+            state = step.state();
+        }
+        Ok(out)
+    }
+}
+
+/// Mean cross-entropy of time-major logits `(n, vocab)` against `targets` (`n` ids), ignoring
+/// `[PAD]` targets.
+pub fn masked_cross_entropy(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
+    let device = logits.device();
+    let log_probs = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let t = Tensor::from_slice(targets, (targets.len(), 1), device)?;
+    let picked = log_probs.gather(&t, 1)?.squeeze(1)?;
+    let real = targets.iter().filter(|&&id| id != PAD_ID).count();
+    if real == targets.len() {
+        return Ok(picked.mean_all()?.neg()?);
+    }
+    let weights: Vec<f32> = targets.iter().map(|&id| if id == PAD_ID { 0.0 } else { 1.0 }).collect();
+    let w = Tensor::from_vec(weights, targets.len(), device)?.to_dtype(picked.dtype())?;
+    Ok(((picked * w)?.sum_all()? / real.max(1) as f64)?.neg()?)
+}

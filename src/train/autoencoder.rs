@@ -1,0 +1,314 @@
+//! Training the LSTM autoencoder with the shared epoch loop: Adam with gradient clipping,
+//! teacher forcing, mini-batches of equal-length sentences, selection on dev perplexity.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+use super::adam::{Adam, AdamConfig};
+use super::{
+    ensure_fresh, resume_checkpoint, run_epochs, trainable_tensors, BatchStats, Learner, LoopSettings, Optimizer,
+    Resumed, RunOptions, TrainEvent, TrainState,
+};
+use crate::checkpoint::{self, ModelCard, AUTOENCODER_FORMAT};
+use crate::data::corpus::{self, CorpusSplit};
+use crate::data::Vocab;
+use crate::error::{Error, Result};
+use crate::eval::{evaluate_reconstruction, ReconstructionScores};
+use crate::model::autoencoder::{masked_cross_entropy, PairBatch, BOS_TOKEN, EOS_TOKEN};
+use crate::model::{Autoencoder, AutoencoderConfig, Dropout, NoTrace};
+
+/// Everything that defines an autoencoder training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoencoderOptions {
+    /// Embedding size.
+    pub embedding_dim: usize,
+    /// Hidden size of the encoder and decoder LSTMs.
+    pub hidden_dim: usize,
+    /// Most vocabulary entries, special tokens included; rarer words become `[UNK]`.
+    pub vocab_size: usize,
+    /// Longest sentence in tokens; longer ones are left out of training and scoring.
+    pub max_len: usize,
+    /// Encoder reads right to left.
+    pub reverse_input: bool,
+    /// Lower-case tokens.
+    pub lowercase: bool,
+    /// Most epochs.
+    pub epochs: usize,
+    /// Sentences per mini-batch (sentences of equal length are batched together).
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Largest global gradient norm.
+    pub clip_norm: f64,
+    /// Dropout on the input embeddings of encoder and decoder.
+    pub dropout: f32,
+    /// Seed of initialisation, shuffling and dropout.
+    pub seed: u64,
+    /// Stop after this many epochs without a lower dev perplexity.
+    pub patience: usize,
+    /// Initial weights are uniform in `[-init_scale, init_scale]`.
+    pub init_scale: f32,
+    /// Storage type of the selected model's weights: `f32` or `f16`.
+    pub weights_dtype: String,
+}
+
+impl Default for AutoencoderOptions {
+    /// The shipped model's settings (see the README).
+    fn default() -> Self {
+        AutoencoderOptions {
+            embedding_dim: 128,
+            hidden_dim: 256,
+            vocab_size: 10_000,
+            max_len: 30,
+            reverse_input: true,
+            lowercase: true,
+            epochs: 10,
+            batch_size: 64,
+            lr: 2e-3,
+            clip_norm: 5.0,
+            dropout: 0.0,
+            seed: 1,
+            patience: 3,
+            init_scale: 0.08,
+            weights_dtype: "f32".into(),
+        }
+    }
+}
+
+impl AutoencoderOptions {
+    fn validate(&self) -> Result<DType> {
+        for (name, v) in [
+            ("--embedding-dim", self.embedding_dim),
+            ("--hidden-dim", self.hidden_dim),
+            ("--max-len", self.max_len),
+            ("--epochs", self.epochs),
+            ("--batch-size", self.batch_size),
+            ("--patience", self.patience),
+        ] {
+            if v == 0 {
+                return Err(Error::invalid(name, "must be at least 1"));
+            }
+        }
+        if self.vocab_size < 5 {
+            return Err(Error::invalid("--vocab-size", "must be at least 5 (4 special tokens and one word)"));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(Error::invalid("--lr", format!("must be a positive number, got {}", self.lr)));
+        }
+        if self.clip_norm.is_nan() || self.clip_norm <= 0.0 {
+            return Err(Error::invalid("--clip-norm", format!("must be positive, got {}", self.clip_norm)));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::invalid("--dropout", format!("must be in [0, 1), got {}", self.dropout)));
+        }
+        match self.weights_dtype.as_str() {
+            "f32" => Ok(DType::F32),
+            "f16" => Ok(DType::F16),
+            other => Err(Error::invalid("--weights-dtype", format!("expected f32 or f16, got `{other}`"))),
+        }
+    }
+
+    fn config(&self, vocab_size: usize) -> AutoencoderConfig {
+        AutoencoderConfig {
+            vocab_size,
+            embedding_dim: self.embedding_dim,
+            hidden_dim: self.hidden_dim,
+            max_len: self.max_len,
+            reverse_input: self.reverse_input,
+        }
+    }
+
+    fn settings(&self) -> LoopSettings {
+        LoopSettings {
+            epochs: self.epochs,
+            patience: self.patience,
+            batch_size: self.batch_size,
+            dropout: self.dropout,
+            seed: self.seed,
+        }
+    }
+}
+
+impl RunOptions for AutoencoderOptions {
+    fn same_run(&self, other: &Self) -> bool {
+        let mut a = self.clone();
+        a.epochs = other.epochs;
+        a.patience = other.patience;
+        a == *other
+    }
+}
+
+/// The vocabulary of an autoencoder: `[PAD]`, `[UNK]`, `[BOS]`, `[EOS]`, then the most frequent
+/// training tokens, `size` entries in all.
+pub fn build_vocab(sentences: &[String], lowercase: bool, size: usize) -> Result<Vocab> {
+    // Split with the PTB tokenizer itself (an empty vocabulary knows no words but splits the same).
+    let splitter = Vocab::build(std::iter::empty(), lowercase, 1)?;
+    let mut tokens: Vec<String> = Vec::new();
+    for s in sentences {
+        tokens.extend(splitter.encode_text(s)?.tokens);
+    }
+    Vocab::build_with(tokens.iter().map(String::as_str), lowercase, 1, &[BOS_TOKEN, EOS_TOKEN], Some(size))
+}
+
+struct AutoencoderLearner {
+    model: Autoencoder,
+    vocab: Vocab,
+    train: Vec<Vec<u32>>,
+    dev: Vec<Vec<u32>>,
+    dev_too_long: usize,
+    options: AutoencoderOptions,
+    weights_dtype: DType,
+}
+
+impl Learner for AutoencoderLearner {
+    type Scores = ReconstructionScores;
+
+    fn example_lengths(&self) -> Vec<usize> {
+        self.train.iter().map(Vec::len).collect()
+    }
+
+    fn train_batch(
+        &mut self,
+        optimizer: &mut dyn Optimizer,
+        indices: &[usize],
+        dropout: &mut Dropout,
+    ) -> Result<BatchStats> {
+        let seqs: Vec<&[u32]> = indices.iter().map(|&i| self.train[i].as_slice()).collect();
+        let b = PairBatch::new(&seqs, &seqs);
+        let loss = train_step(&mut self.model, optimizer, &b, dropout)?;
+        Ok(BatchStats { loss, examples: b.batch, tokens: b.target_tokens() })
+    }
+
+    fn evaluate(&self) -> Result<ReconstructionScores> {
+        evaluate_reconstruction(&self.model, &self.dev, self.dev_too_long, 128)
+    }
+
+    fn improves(new: &ReconstructionScores, best: &ReconstructionScores) -> bool {
+        new.perplexity < best.perplexity
+    }
+
+    fn save_selected(&self, out_dir: &Path, epoch: usize, dev: &ReconstructionScores) -> Result<()> {
+        let card = ModelCard {
+            format: String::new(),
+            model: *self.model.config(),
+            weights_dtype: String::new(),
+            weights_sha256: String::new(),
+            training: serde_json::to_value(&self.options).expect("options serialize"),
+            epoch,
+            dev: *dev,
+        };
+        checkpoint::save_model_dir(
+            out_dir,
+            &self.model.tensors()?,
+            &self.vocab,
+            card,
+            AUTOENCODER_FORMAT,
+            self.weights_dtype,
+        )
+    }
+
+    fn checkpoint_tensors(&self) -> Result<HashMap<String, Tensor>> {
+        self.model.tensors()
+    }
+
+    fn embedding_shape(&self) -> (usize, usize) {
+        (self.model.embedding().vocab_size(), self.model.embedding().dim())
+    }
+}
+
+/// One teacher-forced forward, backward and update; returns the batch's mean loss per token.
+pub fn train_step(
+    model: &mut Autoencoder,
+    optimizer: &mut dyn Optimizer,
+    b: &PairBatch,
+    dropout: &mut Dropout,
+) -> Result<f32> {
+    let x = Var::from_tensor(&model.embed(&b.src_ids, b.src_len, b.batch)?)?;
+    let y = Var::from_tensor(&model.embed(&b.decoder_ids, b.tgt_len, b.batch)?)?;
+    let mask = model.source_mask(b)?;
+    let (xd, yd) = (dropout.apply(x.as_tensor())?, dropout.apply(y.as_tensor())?);
+    let state = model.encode_embedded(&xd, mask.as_deref(), &mut NoTrace)?;
+    let logits = model.decode_embedded(&state, &yd, &mut NoTrace)?;
+    let loss = masked_cross_entropy(&logits, &b.targets)?;
+    let grads = loss.backward()?;
+    let dim = model.config().embedding_dim;
+    let mut ids = Vec::with_capacity(b.src_ids.len() + b.decoder_ids.len());
+    let mut grad = Vec::with_capacity(ids.capacity() * dim);
+    for (var, part) in [(&x, &b.src_ids), (&y, &b.decoder_ids)] {
+        ids.extend_from_slice(part);
+        match grads.get(var.as_tensor()) {
+            Some(g) => grad.extend(g.flatten_all()?.to_vec1::<f32>()?),
+            None => grad.resize(grad.len() + part.len() * dim, 0.0),
+        }
+    }
+    optimizer.step(&grads, model.embedding_mut(), &ids, &grad)?;
+    Ok(loss.to_scalar::<f32>()?)
+}
+
+/// Train an autoencoder on the sentence corpus in `data_dir` (`train` and `dev` splits), writing
+/// to `out_dir`; with `resume`, continue the run there.
+pub fn train_autoencoder(
+    data_dir: &Path,
+    out_dir: &Path,
+    options: AutoencoderOptions,
+    resume: bool,
+    device: &Device,
+    on_event: &mut dyn FnMut(TrainEvent<ReconstructionScores>),
+) -> Result<TrainState<AutoencoderOptions, ReconstructionScores>> {
+    let weights_dtype = options.validate()?;
+    let train_text = corpus::load_split(data_dir, CorpusSplit::Train)?;
+    let dev_text = corpus::load_split(data_dir, CorpusSplit::Dev)?;
+    let (vocab, tensors, mut state, optimizer_state) = if resume {
+        let resumed: Resumed<AutoencoderOptions, ReconstructionScores> = resume_checkpoint(out_dir, &options)?;
+        let vocab = Vocab::load(&out_dir.join(checkpoint::TOKENIZER_FILE))?;
+        let expected = options.config(vocab.len()).parameter_shapes();
+        checkpoint::check_shapes(&resumed.dir, &resumed.tensors, &expected, "autoencoder")?;
+        (vocab, resumed.tensors, resumed.state, Some((resumed.dir, resumed.optimizer)))
+    } else {
+        ensure_fresh(out_dir)?;
+        let vocab = build_vocab(&train_text, options.lowercase, options.vocab_size)?;
+        let tensors = options.config(vocab.len()).init_parameters(options.seed, options.init_scale, device)?;
+        checkpoint::write_atomic(&out_dir.join(checkpoint::TOKENIZER_FILE), vocab.to_json()?.as_bytes())?;
+        let state = TrainState {
+            options: options.clone(),
+            epochs_done: 0,
+            best: None,
+            history: Vec::new(),
+            stopped_early: false,
+        };
+        (vocab, tensors, state, None)
+    };
+    let config = options.config(vocab.len());
+    let (map, vars) = trainable_tensors(tensors, device)?;
+    let model = Autoencoder::load(VarBuilder::from_tensors(map, DType::F32, device), config)?;
+    let mut optimizer =
+        Adam::new(AdamConfig::new(options.lr, Some(options.clip_norm)), vars, vocab.len() * options.embedding_dim)?;
+    if let Some((dir, opt)) = optimizer_state {
+        optimizer.load_state(&opt).map_err(|m| Error::checkpoint(dir, m))?;
+    }
+    let train = corpus::encode(&train_text, &vocab, options.max_len)?;
+    let dev = corpus::encode(&dev_text, &vocab, options.max_len)?;
+    tracing::info!(
+        train = train.sentences.len(),
+        train_too_long = train.too_long,
+        dev = dev.sentences.len(),
+        unknown_share = train.unknown as f64 / train.tokens.max(1) as f64,
+        "autoencoder data"
+    );
+    let settings = options.settings();
+    let mut learner = AutoencoderLearner {
+        model,
+        vocab,
+        train: train.sentences,
+        dev: dev.sentences,
+        dev_too_long: dev.too_long,
+        options,
+        weights_dtype,
+    };
+    run_epochs(out_dir, &mut learner, &mut optimizer, &mut state, settings, on_event)?;
+    Ok(state)
+}
