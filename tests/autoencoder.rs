@@ -367,3 +367,38 @@ fn cli_trains_reconstructs_explains_and_rejects_bad_input() {
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("salient-autoencoder"));
 }
+
+#[test]
+fn hooks_see_encoder_states_the_sentence_vector_and_decoder_states() {
+    use salient::model::{Direction, SiteKind, Trace, TraceRequest};
+    let config = tiny_config(true);
+    let (model, _) = tiny_model(config, 5, DType::F32);
+    let ids: [&[u32]; 1] = [&[4, 5, 6]];
+    let b = PairBatch::new(&ids, &ids);
+    let request = TraceRequest {
+        hidden: true,
+        cell: true,
+        gates: true,
+        representation: true,
+        logits: true,
+        ..Default::default()
+    };
+    let (mut encoder, mut decoder) = (Trace::new(request), Trace::new(request));
+    let logits = model.forward(&b, &mut encoder, &mut decoder).unwrap();
+    // The encoder reads right to left: its last state is at position 0, and that is the
+    // sentence vector.
+    let states = encoder.steps(SiteKind::Hidden, Direction::Backward, None).unwrap().unwrap();
+    assert_eq!(states.dims(), &[1, 3, config.hidden_dim]);
+    let first = states.get(0).unwrap().get(0).unwrap().to_vec1::<f32>().unwrap();
+    let vector = encoder.representation().unwrap().get(0).unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(first, vector);
+    // The decoder: one state per output step (3 tokens + [EOS]) and the logits of each.
+    let dec = decoder.steps(SiteKind::Hidden, Direction::Forward, None).unwrap().unwrap();
+    assert_eq!(dec.dims(), &[1, 4, config.hidden_dim]);
+    let traced = decoder.logits().unwrap();
+    assert_eq!(traced.dims(), &[4, 1, config.vocab_size]);
+    assert_eq!(
+        traced.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        logits.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    );
+}
