@@ -402,3 +402,43 @@ fn hooks_see_encoder_states_the_sentence_vector_and_decoder_states() {
         logits.flatten_all().unwrap().to_vec1::<f32>().unwrap()
     );
 }
+
+#[test]
+fn beam_search_of_width_one_is_greedy_and_wider_beams_score_no_worse() {
+    let config = tiny_config(true);
+    let mut compared = 0;
+    for seed in 0..12 {
+        let (model, _) = tiny_model(config, seed, DType::F64);
+        let ids = [4u32, 7, 5, 8];
+        let b = PairBatch::new(&[&ids[..]], &[&ids[..]]);
+        let (greedy, greedy_ended) = model.greedy(&b, config.max_len).unwrap().remove(0);
+        let (one, _, one_ended) = model.beam(&ids, 1, config.max_len).unwrap();
+        assert_eq!((&one, one_ended), (&greedy, greedy_ended), "seed {seed}");
+        // The log-probability of an output, teacher-forced, to compare beams by.
+        let log_prob = |out: &[u32], ended: bool| {
+            let mut targets = out.to_vec();
+            if ended {
+                targets.push(EOS_ID);
+            }
+            let scores = output_scores(
+                &model,
+                &model.embed(&ids, ids.len(), 1).unwrap(),
+                &targets,
+                DecoderScore::Logprob,
+                false,
+            )
+            .unwrap();
+            vec1(&scores.flatten_all().unwrap()).iter().sum::<f64>()
+        };
+        let (wide, score, wide_ended) = model.beam(&ids, 4, config.max_len).unwrap();
+        assert!(
+            (log_prob(&wide, wide_ended) - score).abs() < 1e-9,
+            "seed {seed}: beam reports its output's log-probability"
+        );
+        if greedy_ended && wide_ended {
+            assert!(score >= log_prob(&greedy, true) - 1e-12, "seed {seed}: a wider beam finds no worse an output");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 3, "only {compared} seeds ended both searches: the comparison proves little");
+}

@@ -151,6 +151,9 @@ struct ReconstructArgs {
     /// Print JSON lines (input tokens, output tokens) instead of text.
     #[arg(long)]
     json: bool,
+    /// Beam width (1: greedy decoding).
+    #[arg(long, default_value_t = 1)]
+    beam: usize,
     /// Where tensors live.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
@@ -221,8 +224,13 @@ fn reconstruct(args: ReconstructArgs) -> Result<()> {
     let sentences = super::autoencoder_saliency::gather(&loaded, &args.text, args.input.as_deref())?;
     let max_len = loaded.model.config().max_len;
     for s in &sentences {
-        let b = PairBatch::new(&[&s.ids], &[&s.ids]);
-        let (output, ended) = loaded.model.greedy(&b, max_len)?.remove(0);
+        let (output, ended) = if args.beam == 1 {
+            let b = PairBatch::new(&[&s.ids], &[&s.ids]);
+            loaded.model.greedy(&b, max_len)?.remove(0)
+        } else {
+            let (tokens, _, ended) = loaded.model.beam(&s.ids, args.beam, max_len)?;
+            (tokens, ended)
+        };
         let output: Vec<String> = output.iter().map(|&id| loaded.vocab.id_to_token(id).unwrap_or_default()).collect();
         if args.json {
             let line = serde_json::json!({

@@ -325,6 +325,78 @@ impl Autoencoder {
     }
 }
 
+impl Autoencoder {
+    /// Beam search for one sentence `ids`: keeps the `width` most probable partial outputs (by
+    /// summed log-probability) at each step; a hypothesis ends at `[EOS]`. Returns the best
+    /// finished output (without `[EOS]`) and its log-probability, or the best unfinished one
+    /// after `max_steps` tokens. `width` 1 is greedy decoding.
+    pub fn beam(&self, ids: &[u32], width: usize, max_steps: usize) -> Result<(Vec<u32>, f64, bool)> {
+        if width == 0 {
+            return Err(Error::invalid("--beam", "must be at least 1"));
+        }
+        let b = PairBatch::new(&[ids], &[ids]);
+        let x = self.embed(&b.src_ids, b.src_len, 1)?;
+        let start = self.encode_embedded(&x, None, &mut super::NoTrace)?;
+        // Live hypotheses: (tokens, log-probability); their states stacked in `state` rows.
+        let mut live: Vec<(Vec<u32>, f64)> = vec![(Vec::new(), 0.0)];
+        let mut state = start;
+        let mut finished: Vec<(Vec<u32>, f64, bool)> = Vec::new();
+        for _ in 0..=max_steps {
+            let previous: Vec<u32> = live.iter().map(|(t, _)| t.last().copied().unwrap_or(BOS_ID)).collect();
+            let y = self.embed(&previous, 1, live.len())?;
+            let step = self.decoder.run(&y, None, Some(&state), false, &mut super::NoTrace)?;
+            let log_probs = candle_nn::ops::log_softmax(&self.project(&step.hidden)?, D::Minus1)?
+                .to_dtype(DType::F64)?
+                .to_vec2::<f64>()?;
+            let mut candidates: Vec<(usize, u32, f64)> = Vec::with_capacity(live.len() * width);
+            for (row, lp) in log_probs.iter().enumerate() {
+                let mut best: Vec<(u32, f64)> = lp.iter().enumerate().map(|(v, &p)| (v as u32, p)).collect();
+                let k = width.min(best.len());
+                best.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+                candidates.extend(best[..k].iter().map(|&(v, p)| (row, v, live[row].1 + p)));
+            }
+            candidates.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+            let mut next: Vec<(Vec<u32>, f64)> = Vec::new();
+            let mut rows: Vec<u32> = Vec::new();
+            for (row, token, score) in candidates {
+                if next.len() == width {
+                    break;
+                }
+                if token == EOS_ID {
+                    finished.push((live[row].0.clone(), score, true));
+                    continue;
+                }
+                let mut tokens = live[row].0.clone();
+                tokens.push(token);
+                if tokens.len() >= max_steps {
+                    finished.push((tokens, score, false));
+                    continue;
+                }
+                next.push((tokens, score));
+                rows.push(row as u32);
+            }
+            let best_finished = finished.iter().map(|f| f.1).fold(f64::NEG_INFINITY, f64::max);
+            // Scores only fall as hypotheses grow: stop once no live one can beat a finished one.
+            if next.is_empty() || next.iter().all(|(_, s)| *s <= best_finished) {
+                break;
+            }
+            let index = Tensor::from_vec(rows, next.len(), &self.device)?;
+            state = LayerState {
+                hidden: step.hidden.index_select(&index, 0)?,
+                cell: step.cell.as_ref().map(|c| c.index_select(&index, 0)).transpose()?,
+            };
+            live = next;
+        }
+        match finished.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+            Some(best) => Ok(best),
+            None => {
+                let (tokens, score) = live.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or_default();
+                Ok((tokens, score, false))
+            }
+        }
+    }
+}
+
 /// Mean cross-entropy of time-major logits `(n, vocab)` against `targets` (`n` ids), ignoring
 /// `[PAD]` targets.
 pub fn masked_cross_entropy(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
