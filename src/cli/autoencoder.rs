@@ -28,7 +28,7 @@ enum Command {
     Train(TrainArgs),
     /// Score a trained autoencoder on a corpus split: token accuracy, exact match, perplexity.
     Eval(EvalArgs),
-    /// Rebuild sentences with greedy decoding and print input and output tokens.
+    /// Rebuild sentences (greedy decoding or beam search) and print input and output tokens.
     Reconstruct(ReconstructArgs),
     /// Saliency of every input token for every output token, as SVG heatmaps plus CSV and JSON.
     Saliency(super::autoencoder_saliency::Args),
@@ -221,7 +221,8 @@ fn eval(args: EvalArgs) -> Result<()> {
 fn reconstruct(args: ReconstructArgs) -> Result<()> {
     let device = args.device.open()?;
     let loaded = load_autoencoder(&args.model, &device, candle_core::DType::F32)?;
-    let sentences = super::autoencoder_saliency::gather(&loaded, &args.text, args.input.as_deref())?;
+    let (sentences, failures) =
+        super::saliency::sentences(&args.text, args.input.as_ref(), &loaded.vocab, loaded.model.config().max_len)?;
     let max_len = loaded.model.config().max_len;
     for s in &sentences {
         let (output, ended) = if args.beam == 1 {
@@ -241,6 +242,12 @@ fn reconstruct(args: ReconstructArgs) -> Result<()> {
             println!("in : {}", s.tokens.join(" "));
             println!("out: {}{}", output.join(" "), if ended { "" } else { " [no end token within the length limit]" });
         }
+    }
+    if !failures.is_empty() {
+        anyhow::bail!(
+            "{} input(s) could not be reconstructed (see the warnings above); the others were",
+            failures.len()
+        );
     }
     Ok(())
 }

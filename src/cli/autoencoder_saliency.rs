@@ -1,11 +1,10 @@
 //! `salient autoencoder saliency`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use salient::checkpoint::{load_autoencoder, LoadedAutoencoder};
+use salient::checkpoint::load_autoencoder;
 use salient::explain::autoencoder::{explain, DecoderScore, OutputChoice, ReconstructionSaliency};
-use salient::explain::Sentence;
 use salient::export::{self, Document, Format, IndexEntry, OutputDir};
 use salient::render::{heatmap_svg, Heatmap, RenderOptions};
 
@@ -55,17 +54,6 @@ pub struct Args {
     /// Where tensors live.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
-}
-
-/// Sentences from `--text` or `--input` for an autoencoder: checked against its vocabulary and
-/// its length limit; a bad one is an error naming it.
-pub fn gather(loaded: &LoadedAutoencoder, texts: &[String], input: Option<&Path>) -> Result<Vec<Sentence>> {
-    let input = input.map(Path::to_path_buf);
-    let (good, failures) = sentences(texts, input.as_ref(), &loaded.vocab, loaded.model.config().max_len)?;
-    if let Some(f) = failures.first() {
-        bail!("{}", f.message);
-    }
-    Ok(good)
 }
 
 fn step_name(id: usize, t: usize) -> String {

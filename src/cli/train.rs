@@ -79,27 +79,37 @@ pub fn progress<S>(unit: &'static str, describe: impl Fn(&EpochRecord<S>) -> Str
             .expect("valid template")
             .progress_chars("=> "),
     );
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    // Without a terminal (a log file), one line per tenth of an epoch instead of a bar.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if terminal {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     }
     let (mut loss_avg, mut examples, mut tokens, mut started) = (0f64, 0usize, 0usize, std::time::Instant::now());
+    let (mut epoch_now, mut batches_done, mut batches_total) = (0usize, 0usize, 0usize);
     move |event| match event {
         TrainEvent::EpochStart { epoch, batches } => {
             bar.reset();
             bar.set_length(batches as u64);
             bar.set_prefix(epoch.to_string());
             (loss_avg, examples, tokens, started) = (0.0, 0, 0, std::time::Instant::now());
+            (epoch_now, batches_done, batches_total) = (epoch, 0, batches);
         }
         TrainEvent::Batch { loss, examples: e, tokens: t } => {
             loss_avg = if examples == 0 { loss as f64 } else { 0.98 * loss_avg + 0.02 * loss as f64 };
             examples += e;
             tokens += t;
             let secs = started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
+            let message = format!(
                 "loss {loss_avg:.3}  {:.0} {unit}/s  {:.0} tokens/s",
                 examples as f64 / secs,
                 tokens as f64 / secs
-            ));
+            );
+            batches_done += 1;
+            let tenth = |k: usize| k * 10 / batches_total.max(1);
+            if !terminal && tenth(batches_done) > tenth(batches_done - 1) && batches_done < batches_total {
+                eprintln!("epoch {epoch_now:>2}  {batches_done}/{batches_total} batches  {message}  {secs:.0}s");
+            }
+            bar.set_message(message);
             bar.inc(1);
         }
         TrainEvent::EpochEnd(r) => {
