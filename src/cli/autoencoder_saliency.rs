@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use salient::checkpoint::load_autoencoder;
 use salient::explain::autoencoder::{explain, DecoderScore, OutputChoice, ReconstructionSaliency};
-use salient::export::{self, Document, Format, IndexEntry, OutputDir};
-use salient::render::{heatmap_svg, Heatmap, RenderOptions};
+use salient::export::reconstruction::{self, ReconstructionFiles};
+use salient::export::OutputDir;
 
 use super::options::FigureArgs;
 use super::saliency::{progress_bar, sentences};
@@ -56,16 +56,6 @@ pub struct Args {
     device: DeviceArg,
 }
 
-fn step_name(id: usize, t: usize) -> String {
-    format!("sentence-{id:04}-step-{:02}.svg", t + 1)
-}
-
-/// Column width that fits the longest input word (so that no label is dropped).
-fn column_width(map: &Heatmap) -> u32 {
-    let longest = map.column_labels.iter().map(|l| l.chars().count().min(12)).max().unwrap_or(1) as u32;
-    (longest * 7 + 10).max(24)
-}
-
 pub fn run(args: Args) -> Result<()> {
     let device = args.device.open()?;
     let loaded = load_autoencoder(&args.model, &device, candle_core::DType::F32)?;
@@ -86,74 +76,17 @@ pub fn run(args: Args) -> Result<()> {
     }
     bar.finish_and_clear();
 
-    let mut names: Vec<String> = Vec::new();
-    let mut maps: Vec<Heatmap> = Vec::new();
-    let mut files: Vec<Vec<String>> = Vec::new();
-    if args.figures.wants(Format::Svg) {
-        for r in &results {
-            let mut mine = vec![format!("sentence-{:04}.svg", r.sentence)];
-            maps.push(r.matrix_heatmap());
-            if !args.no_steps {
-                for t in 0..r.output_tokens.len() {
-                    mine.push(step_name(r.sentence, t));
-                    maps.push(r.step_heatmap(t));
-                }
-            }
-            names.extend(mine.iter().cloned());
-            files.push(mine);
-        }
-        names.push("index.html".into());
-    }
-    if args.figures.wants(Format::Csv) {
-        names.extend(["matrix.csv".to_string(), "gradients.csv".to_string()]);
-    }
-    if args.figures.wants(Format::Json) {
-        names.push("saliency.json".into());
-    }
-    out.check_free(&names)?;
-
-    if args.figures.wants(Format::Svg) {
-        // Matrices and step maps are scaled separately: their numbers differ in kind.
-        let (matrix_maps, step_maps): (Vec<(usize, &Heatmap)>, Vec<(usize, &Heatmap)>) =
-            maps.iter().enumerate().partition(|(_, m)| m.x_label == "input token");
-        let bar = progress_bar(maps.len(), "drawing");
-        for group in [matrix_maps, step_maps] {
-            let owned: Vec<Heatmap> = group.iter().map(|(_, m)| (*m).clone()).collect();
-            let ranges = scale.ranges(&owned)?;
-            for ((k, map), range) in group.iter().zip(ranges) {
-                let column_width = (map.x_label == "input token").then(|| column_width(map));
-                let svg =
-                    heatmap_svg(map, &RenderOptions { range: Some(range), column_width, ..RenderOptions::default() })?;
-                out.write(&names[*k], svg.as_bytes())?;
-                bar.inc(1);
-            }
-        }
-        bar.finish_and_clear();
-        let entries: Vec<IndexEntry> = results
-            .iter()
-            .zip(&files)
-            .map(|(r, f)| IndexEntry { caption: format!("#{}: {}", r.sentence, r.text), files: f.clone(), error: None })
-            .chain(failures.iter().map(|f| IndexEntry {
-                caption: f.at.clone(),
-                files: Vec::new(),
-                error: Some(f.message.clone()),
-            }))
-            .collect();
-        let title = format!("{} · autoencoder saliency · {}", args.model.display(), args.score.formula());
-        out.write("index.html", export::index_html(&title, &entries).as_bytes())?;
-    }
-    if args.figures.wants(Format::Csv) {
-        out.write("matrix.csv", &export::csv::reconstruction_matrix(&results)?)?;
-        out.write("gradients.csv", &export::csv::reconstruction_gradients(&results)?)?;
-    }
-    let n = results.len();
-    if args.figures.wants(Format::Json) {
-        out.write(
-            "saliency.json",
-            &Document::new("salient autoencoder saliency", results, failures.clone()).to_json()?,
-        )?;
-    }
-    eprintln!("explained {n} sentence(s) into {}", out.path().display());
+    let files = ReconstructionFiles {
+        formats: args.figures.format.clone(),
+        steps: !args.no_steps,
+        scale,
+        title: format!("{} · autoencoder saliency · {}", args.model.display(), args.score.formula()),
+        command: "salient autoencoder saliency".into(),
+    };
+    let bar = progress_bar(reconstruction::figure_count(&results, &files), "drawing");
+    reconstruction::write(&out, &results, &failures, &files, &mut || bar.inc(1))?;
+    bar.finish_and_clear();
+    eprintln!("explained {} sentence(s) into {}", results.len(), out.path().display());
     if !failures.is_empty() {
         bail!("{} input(s) could not be explained (see the warnings above); the others were written", failures.len());
     }

@@ -7,6 +7,7 @@
 
 pub mod csv;
 mod index;
+pub mod reconstruction;
 
 pub use index::{index_html, IndexEntry};
 
