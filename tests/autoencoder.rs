@@ -322,6 +322,11 @@ fn cli_trains_reconstructs_explains_and_rejects_bad_input() {
     for t in 1..=n_out {
         assert!(out.join(format!("sentence-0001-step-{t:02}.svg")).is_file());
     }
+    // Every input word labels its column (none thinned out).
+    let second = std::fs::read_to_string(out.join("sentence-0002.svg")).unwrap();
+    for word in ["a", "dog", "ran"] {
+        assert!(second.lines().any(|l| l.trim() == word), "column label `{word}` is drawn");
+    }
     let csv = std::fs::read_to_string(out.join("matrix.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + n_in * n_out + 5 * 4, "one line per output x input pair of both sentences");
     // Running again without --force refuses to overwrite.

@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::explain::autoencoder::ReconstructionSaliency;
 use crate::export::{self, Document, Failure, Format, IndexEntry, OutputDir};
-use crate::render::{heatmap_svg, Heatmap, RenderOptions, ScaleOptions};
+use crate::render::{fitting_column_width, heatmap_svg, Heatmap, RenderOptions, ScaleOptions};
 
 /// What to write.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,12 +29,6 @@ fn matrix_name(sentence: usize) -> String {
 
 fn step_name(sentence: usize, t: usize) -> String {
     format!("sentence-{sentence:04}-step-{:02}.svg", t + 1)
-}
-
-/// Column width that fits the longest input word, so that no column label is dropped.
-fn column_width(map: &Heatmap) -> u32 {
-    let longest = map.column_labels.iter().map(|l| l.chars().count().min(12)).max().unwrap_or(1) as u32;
-    (longest * 7 + 10).max(24)
 }
 
 /// Every file name [`write`] would create, to check before any work that none exists.
@@ -73,8 +67,11 @@ pub fn write(
         let matrices: Vec<Heatmap> = results.iter().map(ReconstructionSaliency::matrix_heatmap).collect();
         let ranges = files.scale.ranges(&matrices)?;
         for ((r, map), range) in results.iter().zip(&matrices).zip(ranges) {
-            let options =
-                RenderOptions { range: Some(range), column_width: Some(column_width(map)), ..Default::default() };
+            let options = RenderOptions {
+                range: Some(range),
+                column_width: Some(fitting_column_width(&map.column_labels)),
+                ..Default::default()
+            };
             out.write(&matrix_name(r.sentence), heatmap_svg(map, &options)?.as_bytes())?;
             on_figure();
         }

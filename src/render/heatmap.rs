@@ -177,3 +177,10 @@ fn draw_header(
     }
     Ok(())
 }
+
+/// The column width at which every column label of `labels` is drawn (none thinned out), for
+/// figures whose columns are words.
+pub fn fitting_column_width(labels: &[String]) -> u32 {
+    let widest = labels.iter().map(|l| text_width(&clean_label(l, 12), SMALL_SIZE)).max().unwrap_or(0);
+    (widest + 4 + 14).max(24) as u32
+}

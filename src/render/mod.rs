@@ -29,7 +29,7 @@ mod colour;
 mod heatmap;
 
 pub use colour::ColourMap;
-pub use heatmap::heatmap_svg;
+pub use heatmap::{fitting_column_width, heatmap_svg};
 
 use serde::{Deserialize, Serialize};
 
