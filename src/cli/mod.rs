@@ -1,11 +1,13 @@
 //! Subcommands, one file each.
 
 mod eval;
+mod export;
 mod faithfulness;
 mod heatmap;
 mod options;
 mod saliency;
 mod train;
+mod tsne;
 
 use anyhow::{bail, Result};
 use candle_core::Device;
@@ -31,6 +33,10 @@ enum Command {
     Heatmap(heatmap::Args),
     /// Score attribution methods by comprehensiveness and sufficiency on an SST split.
     Faithfulness(faithfulness::Args),
+    /// Project phrase representations to 2-d with t-SNE or PCA (the paper's Figure 2).
+    Tsne(tsne::Args),
+    /// Make many figures from one TOML spec (t-SNE, saliency, heatmaps), with a manifest.
+    Export(export::Args),
 }
 
 /// Where tensors live.
@@ -66,6 +72,8 @@ pub fn run() -> Result<()> {
         Command::Saliency(args) => saliency::run(args),
         Command::Heatmap(args) => heatmap::run(args),
         Command::Faithfulness(args) => faithfulness::run(args),
+        Command::Tsne(args) => tsne::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

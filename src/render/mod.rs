@@ -27,9 +27,11 @@
 
 mod colour;
 mod heatmap;
+mod scatter;
 
 pub use colour::ColourMap;
 pub use heatmap::heatmap_svg;
+pub use scatter::{class_colour, place_labels, scatter_svg, LabelRequest, Labels, Placement, Scatter, ScatterPoint};
 
 use serde::{Deserialize, Serialize};
 
