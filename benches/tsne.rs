@@ -42,21 +42,29 @@ fn write_f64(path: &Path, values: &[f64]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// CPU seconds (user + system, all threads) this process has used so far (Linux; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn same_bits(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
-fn linfa_tsne(points: &[f32], n: usize, d: usize, params: &TsneParams) -> anyhow::Result<(Vec<f64>, f64)> {
+fn linfa_tsne(points: &[f32], n: usize, d: usize, params: &TsneParams) -> anyhow::Result<(Vec<f64>, f64, f64)> {
     use rand08::SeedableRng;
     let data = ndarray::Array2::from_shape_vec((n, d), points.iter().map(|&v| v as f64).collect())?;
     let rng = rand08::rngs::SmallRng::seed_from_u64(params.seed);
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_seconds());
     let y = linfa_tsne::TSneParams::embedding_size_with_rng(2, rng)
         .perplexity(params.perplexity)
         .approx_threshold(params.theta)
         .max_iter(params.iterations)
         .transform(data)?;
-    Ok((y.iter().copied().collect(), t.elapsed().as_secs_f64()))
+    Ok((y.iter().copied().collect(), t.elapsed().as_secs_f64(), cpu_seconds() - cpu))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -90,26 +98,26 @@ fn main() -> anyhow::Result<()> {
         let points = &all[..n * dim];
         std::fs::write(dir.join(format!("points-{n}.f32")), points.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())?;
         let mut row = serde_json::Map::new();
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         let out = tsne(points, n, dim, &params, threads)?;
-        let seconds = t.elapsed().as_secs_f64();
+        let (seconds, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         eprintln!("salient, {threads} threads, {n} points: {seconds:.2} s, KL {:?}", out.kl_divergence);
         write_f64(&dir.join(format!("salient-{n}.f64")), &out.coords)?;
         row.insert(
             "salient".into(),
-            serde_json::json!({"seconds": seconds, "threads": threads, "kl_own": out.kl_divergence}),
+            serde_json::json!({"seconds": seconds, "cpu_seconds": cpu, "threads": threads, "kl_own": out.kl_divergence}),
         );
         if k == 0 {
             let again = tsne(points, n, dim, &params, threads)?;
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), cpu_seconds());
             let one = tsne(points, n, dim, &params, 1)?;
-            let one_seconds = t.elapsed().as_secs_f64();
+            let (one_seconds, one_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
             let other = tsne(points, n, dim, &TsneParams { seed: 2, ..params.clone() }, threads)?;
             eprintln!("salient, 1 thread, {n} points: {one_seconds:.2} s");
             write_f64(&dir.join(format!("salient-1thread-{n}.f64")), &one.coords)?;
             row.insert(
                 "salient-1thread".into(),
-                serde_json::json!({"seconds": one_seconds, "threads": 1, "kl_own": one.kl_divergence}),
+                serde_json::json!({"seconds": one_seconds, "cpu_seconds": one_cpu, "threads": 1, "kl_own": one.kl_divergence}),
             );
             row.insert(
                 "salient_reproducible".into(),
@@ -121,12 +129,12 @@ fn main() -> anyhow::Result<()> {
             );
         }
         if !flag("--no-linfa") {
-            let (y, seconds) = linfa_tsne(points, n, dim, &params)?;
+            let (y, seconds, cpu) = linfa_tsne(points, n, dim, &params)?;
             eprintln!("linfa-tsne, 1 thread, {n} points: {seconds:.2} s");
             write_f64(&dir.join(format!("linfa-{n}.f64")), &y)?;
-            let mut entry = serde_json::json!({"seconds": seconds, "threads": 1});
+            let mut entry = serde_json::json!({"seconds": seconds, "cpu_seconds": cpu, "threads": 1});
             if k == 0 {
-                let (again, _) = linfa_tsne(points, n, dim, &params)?;
+                let (again, ..) = linfa_tsne(points, n, dim, &params)?;
                 entry["same_seed_identical"] = serde_json::json!(same_bits(&y, &again));
             }
             row.insert("linfa".into(), entry);
@@ -158,8 +166,8 @@ fn main() -> anyhow::Result<()> {
         eprintln!("(peers skipped: salient and linfa-tsne only, KL as computed by salient)");
     }
 
-    println!("| points | method | threads | seconds | KL (shared exact) |");
-    println!("| ---: | --- | ---: | ---: | ---: |");
+    println!("| points | method | threads | wall s | CPU s | KL (shared exact) |");
+    println!("| ---: | --- | ---: | ---: | ---: | ---: |");
     for n in &sizes {
         let row = &report[&n.to_string()];
         for name in ["salient", "salient-1thread", "linfa", "scikit-learn", "openTSNE"] {
@@ -169,13 +177,14 @@ fn main() -> anyhow::Result<()> {
             }
             let kl = m["kl"].as_f64().or(m["kl_own"].as_f64()).map_or("-".into(), |k| format!("{k:.4}"));
             let th = m["threads"].as_u64().unwrap_or(threads as u64);
-            println!("| {n} | {name} | {th} | {:.2} | {kl} |", m["seconds"].as_f64().unwrap_or(f64::NAN));
+            let secs = |k: &str| m[k].as_f64().map_or("-".into(), |s| format!("{s:.2}"));
+            println!("| {n} | {name} | {th} | {} | {} | {kl} |", secs("seconds"), secs("cpu_seconds"));
         }
         if let Some(r) = row.get("salient_reproducible") {
-            println!("| {n} | salient reproducibility | | | {r} |");
+            println!("| {n} | salient reproducibility | | | | {r} |");
         }
         if let Some(r) = row["linfa"].get("same_seed_identical") {
-            println!("| {n} | linfa-tsne same seed identical | | | {r} |");
+            println!("| {n} | linfa-tsne same seed identical | | | | {r} |");
         }
     }
     let doc = serde_json::json!({"meta": meta, "peer_versions": peer.as_ref().map(|p| p["versions"].clone()), "results": report});

@@ -102,6 +102,8 @@ impl Placement {
 pub struct LabelRequest {
     /// The point, in pixels.
     pub anchor: (f64, f64),
+    /// The point's marker radius, in pixels (the label keeps clear of it).
+    pub radius: f64,
     /// Box width and height, in pixels.
     pub size: (f64, f64),
     /// Never left out.
@@ -109,12 +111,11 @@ pub struct LabelRequest {
 }
 
 /// Place labels inside `bounds` (`x0, y0, x1, y1`, pixels) without overlaps where possible;
-/// `markers` are the points' centres, which labels avoid by `marker_radius`. `None` for a label
+/// `markers` are all points as `(x, y, radius)`, which labels keep clear of. `None` for a label
 /// left out. Requests are handled required ones first, then in order.
 pub fn place_labels(
     requests: &[LabelRequest],
-    markers: &[(f64, f64)],
-    marker_radius: f64,
+    markers: &[(f64, f64, f64)],
     bounds: (f64, f64, f64, f64),
 ) -> Vec<Option<Placement>> {
     let mut order: Vec<usize> = (0..requests.len()).collect();
@@ -123,19 +124,13 @@ pub fn place_labels(
     let mut out = vec![None; requests.len()];
     let marker_boxes: Vec<Placement> = markers
         .iter()
-        .map(|&(x, y)| Placement {
-            x: x - marker_radius,
-            y: y - marker_radius,
-            w: 2.0 * marker_radius,
-            h: 2.0 * marker_radius,
-            moved: false,
-        })
+        .map(|&(x, y, r)| Placement { x: x - r, y: y - r, w: 2.0 * r, h: 2.0 * r, moved: false })
         .collect();
     for i in order {
         let r = requests[i];
         let (w, h) = r.size;
         let (ax, ay) = r.anchor;
-        let gap = marker_radius + 2.0;
+        let gap = r.radius + 2.0;
         let mut candidates: Vec<Placement> = Vec::new();
         // Right, left, above, below, then the corners.
         for (dx, dy) in [
@@ -162,7 +157,7 @@ pub fn place_labels(
         }
         let inside = |p: &Placement| p.x >= bounds.0 && p.y >= bounds.1 && p.x + p.w <= bounds.2 && p.y + p.h <= bounds.3;
         let hits_marker = |p: &Placement| {
-            marker_boxes.iter().zip(markers).any(|(m, &centre)| centre != r.anchor && p.overlaps(m))
+            marker_boxes.iter().zip(markers).any(|(m, &(x, y, _))| (x, y) != r.anchor && p.overlaps(m))
         };
         let free = candidates.iter().find(|p| inside(p) && !hits_marker(p) && !placed.iter().any(|q| p.overlaps(q)));
         let chosen = match free {
@@ -264,21 +259,29 @@ pub fn scatter_svg(scatter: &Scatter) -> Result<String> {
     let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
     let to_px = |x: f64, y: f64| (px + PLOT_W / 2.0 + (x - cx) / span, py + PLOT_H / 2.0 - (y - cy) / span);
     let centres: Vec<(f64, f64)> = scatter.points.iter().map(|p| to_px(p.x, p.y)).collect();
+    let radius = |p: &ScatterPoint| if p.highlighted { HIGHLIGHT_R + 3.0 } else { POINT_R + 1.0 };
+    let markers: Vec<(f64, f64, f64)> =
+        scatter.points.iter().zip(&centres).map(|(p, &(x, y))| (x, y, radius(p))).collect();
 
     let char_h = line_height(POINT_LABEL_SIZE) as f64;
     let wanted: Vec<usize> = (0..scatter.points.len()).filter(|&i| show(&scatter.points[i])).collect();
     let requests: Vec<LabelRequest> = wanted
         .iter()
         .map(|&i| {
-            let size = if scatter.points[i].highlighted { POINT_LABEL_SIZE * 1.15 } else { POINT_LABEL_SIZE };
+            let p = &scatter.points[i];
+            // Bold text runs about a tenth wider.
+            let width = if p.highlighted { text_width(&labels[i], POINT_LABEL_SIZE * 1.15) as f64 * 1.1 } else {
+                text_width(&labels[i], POINT_LABEL_SIZE) as f64
+            };
             LabelRequest {
                 anchor: centres[i],
-                size: (text_width(&labels[i], size) as f64, char_h),
+                radius: radius(p),
+                size: (width, char_h),
                 required: scatter.points[i].highlighted,
             }
         })
         .collect();
-    let placements = place_labels(&requests, &centres, POINT_R + 1.0, (px + 2.0, py + 2.0, px + PLOT_W - 2.0, py + PLOT_H - 2.0));
+    let placements = place_labels(&requests, &markers, (px + 2.0, py + 2.0, px + PLOT_W - 2.0, py + PLOT_H - 2.0));
     let left_out = placements.iter().filter(|p| p.is_none()).count();
     let mut note = format!("{} points", scatter.points.len());
     if left_out > 0 {
@@ -371,14 +374,14 @@ mod tests {
     fn crowded_labels_do_not_overlap() {
         // 30 points in a tight 5 x 6 grid, 12 px apart, with labels 60 px wide: plenty of room
         // around the cluster, none between the points.
-        let markers: Vec<(f64, f64)> =
-            (0..30).map(|k| (400.0 + 12.0 * (k % 5) as f64, 300.0 + 12.0 * (k / 5) as f64)).collect();
+        let markers: Vec<(f64, f64, f64)> =
+            (0..30).map(|k| (400.0 + 12.0 * (k % 5) as f64, 300.0 + 12.0 * (k / 5) as f64, 4.0)).collect();
         let requests: Vec<LabelRequest> = markers
             .iter()
             .enumerate()
-            .map(|(k, &anchor)| LabelRequest { anchor, size: (60.0, 14.0), required: k % 7 == 0 })
+            .map(|(k, &(x, y, radius))| LabelRequest { anchor: (x, y), radius, size: (60.0, 14.0), required: k % 7 == 0 })
             .collect();
-        let placed = place_labels(&requests, &markers, 4.0, (0.0, 0.0, 800.0, 600.0));
+        let placed = place_labels(&requests, &markers, (0.0, 0.0, 800.0, 600.0));
         assert!(placed.iter().all(Option::is_some), "every label finds room");
         let boxes: Vec<Placement> = placed.into_iter().flatten().collect();
         for (a, p) in boxes.iter().enumerate() {
