@@ -69,8 +69,11 @@ fn linfa_tsne(points: &[f32], n: usize, d: usize, params: &TsneParams) -> anyhow
 
 fn main() -> anyhow::Result<()> {
     let model_dir = PathBuf::from(arg("--model").unwrap_or_else(|| "data/models/lstm-fine".into()));
-    let sizes: Vec<usize> =
-        arg("--sizes").unwrap_or_else(|| "2000,10000".into()).split(',').map(|s| s.trim().parse()).collect::<Result<_, _>>()?;
+    let sizes: Vec<usize> = arg("--sizes")
+        .unwrap_or_else(|| "2000,10000".into())
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()?;
     let threads = arg("--threads")
         .map(|t| t.parse())
         .transpose()?
@@ -96,7 +99,10 @@ fn main() -> anyhow::Result<()> {
     let mut report = serde_json::Map::new();
     for (k, &n) in sizes.iter().enumerate() {
         let points = &all[..n * dim];
-        std::fs::write(dir.join(format!("points-{n}.f32")), points.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())?;
+        std::fs::write(
+            dir.join(format!("points-{n}.f32")),
+            points.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>(),
+        )?;
         let mut row = serde_json::Map::new();
         let (t, cpu) = (Instant::now(), cpu_seconds());
         let out = tsne(points, n, dim, &params, threads)?;
@@ -150,13 +156,20 @@ fn main() -> anyhow::Result<()> {
             .args(["--input", dir.to_str().expect("utf-8 path"), "--threads", &threads.to_string()])
             .stderr(std::process::Stdio::inherit())
             .output()?;
-        String::from_utf8_lossy(&out.stdout).lines().last().and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
     };
     if let Some(peer) = &peer {
         for (n, methods) in peer["sizes"].as_object().into_iter().flatten() {
             let row = report.entry(n.clone()).or_insert_with(|| serde_json::json!({}));
             for (name, values) in methods.as_object().into_iter().flatten() {
-                let entry = row.as_object_mut().expect("an object").entry(name.clone()).or_insert_with(|| serde_json::json!({}));
+                let entry = row
+                    .as_object_mut()
+                    .expect("an object")
+                    .entry(name.clone())
+                    .or_insert_with(|| serde_json::json!({}));
                 for (key, v) in values.as_object().into_iter().flatten() {
                     entry[key] = v.clone();
                 }

@@ -72,7 +72,10 @@ fn separated_clusters_stay_separated() {
     };
     let spread = |c: usize| {
         let (cx, cy) = centre(c);
-        y[2 * c * per..2 * (c + 1) * per].chunks(2).map(|p| ((p[0] - cx).powi(2) + (p[1] - cy).powi(2)).sqrt()).fold(0.0, f64::max)
+        y[2 * c * per..2 * (c + 1) * per]
+            .chunks(2)
+            .map(|p| ((p[0] - cx).powi(2) + (p[1] - cy).powi(2)).sqrt())
+            .fold(0.0, f64::max)
     };
     let ((ax, ay), (bx, by)) = (centre(0), centre(1));
     let gap = ((ax - bx).powi(2) + (ay - by).powi(2)).sqrt();
@@ -127,7 +130,8 @@ fn s(p: &Path) -> &str {
 fn tsne_cli_draws_the_negation_preset() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("neg");
-    let args = ["tsne", "--model", "data/models/lstm-fine", "--preset", "negation", "--iterations", "300", "--out", s(&out)];
+    let args =
+        ["tsne", "--model", "data/models/lstm-fine", "--preset", "negation", "--iterations", "300", "--out", s(&out)];
     let (ok, _, err) = salient(&args);
     assert!(ok, "{err}");
     let svg = std::fs::read_to_string(out.join("tsne.svg")).unwrap();
@@ -158,7 +162,8 @@ fn tsne_cli_explains_bad_input() {
     let phrases = dir.path().join("phrases.txt");
     std::fs::write(&phrases, "good\nnot good\nzorblax qwyjibo\ngood\nbad\tnegative\nawful\tmaybe\n").unwrap();
     let out = dir.path().join("out");
-    let (ok, _, err) = salient(&["tsne", "--model", "data/models/lstm-fine", "--phrases", s(&phrases), "--out", s(&out)]);
+    let (ok, _, err) =
+        salient(&["tsne", "--model", "data/models/lstm-fine", "--phrases", s(&phrases), "--out", s(&out)]);
     assert!(!ok);
     assert!(err.contains("perplexity 30 needs at least 91 points") && err.contains("--perplexity"), "{err}");
     assert!(err.contains("phrases.txt line 3") && err.contains("every word is unknown"), "{err}");
@@ -166,7 +171,15 @@ fn tsne_cli_explains_bad_input() {
     assert!(err.contains("phrases.txt line 6") && err.contains("gold label `maybe`"), "{err}");
     // PCA needs no perplexity: the good phrases are projected, the bad lines still reported.
     let (ok, _, err) = salient(&[
-        "tsne", "--model", "data/models/lstm-fine", "--phrases", s(&phrases), "--method", "pca", "--out", s(&out),
+        "tsne",
+        "--model",
+        "data/models/lstm-fine",
+        "--phrases",
+        s(&phrases),
+        "--method",
+        "pca",
+        "--out",
+        s(&out),
     ]);
     assert!(!ok && err.contains("2 phrase(s) could not be used"), "{err}");
     let csv = std::fs::read_to_string(out.join("tsne.csv")).unwrap();
@@ -244,6 +257,9 @@ texts = ["I hate the movie ."]
     }
     assert_eq!(figs[4]["seed"], 3, "the default seed is recorded");
     assert_eq!(figs[4]["options"]["kind"], "saliency");
+    assert_eq!(figs[4]["settings"]["method"], "grad", "the settings used are recorded: {}", figs[4]["settings"]);
+    assert_eq!(figs[4]["settings"]["score"], "paper");
+    assert_eq!(figs[3]["settings"]["method"]["method"], "pca");
     assert!(out.join("saliency/sentence-0001.svg").is_file() && out.join("pca/tsne.csv").is_file());
 }
 
@@ -251,7 +267,8 @@ texts = ["I hate the movie ."]
 fn bad_specs_are_refused_with_the_reason() {
     let e = Spec::parse("[[figure]]\nname = \"a\"\nkind = \"autoencoder\"\n", "x.toml").unwrap_err().to_string();
     assert!(e.contains("x.toml") && e.contains("autoencoder") && e.contains("tsne"), "{e}");
-    let e = Spec::parse("[[figure]]\nname = \"a\"\nkind = \"tsne\"\nperplexty = 5\n", "x.toml").unwrap_err().to_string();
+    let e =
+        Spec::parse("[[figure]]\nname = \"a\"\nkind = \"tsne\"\nperplexty = 5\n", "x.toml").unwrap_err().to_string();
     assert!(e.contains("perplexty"), "{e}");
     let two = "[[figure]]\nname = \"a\"\nkind = \"tsne\"\n[[figure]]\nname = \"a\"\nkind = \"pca\"\n";
     assert!(Spec::parse(two, "x.toml").is_err());

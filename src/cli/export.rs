@@ -35,7 +35,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let bytes = std::fs::read(&args.spec).with_context(|| format!("cannot read --spec {}", args.spec.display()))?;
-    let text = String::from_utf8(bytes.clone()).with_context(|| format!("{} is not UTF-8 text", args.spec.display()))?;
+    let text =
+        String::from_utf8(bytes.clone()).with_context(|| format!("{} is not UTF-8 text", args.spec.display()))?;
     let spec = Spec::parse(&text, &args.spec.display().to_string())?;
     let device = args.device.open()?;
     let batch = Batch {

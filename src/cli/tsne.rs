@@ -158,10 +158,13 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     let model_source = ModelSource::of(&loaded);
-    let bar = progress_bar(match &method {
-        Method::Tsne(p) => p.iterations,
-        Method::Pca => 1,
-    }, method.name());
+    let bar = progress_bar(
+        match &method {
+            Method::Tsne(p) => p.iterations,
+            Method::Pca => 1,
+        },
+        method.name(),
+    );
     let projection = project::project_with_progress(
         &loaded.model,
         &model_source,

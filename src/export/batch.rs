@@ -279,6 +279,9 @@ pub struct FigureRecord {
     pub seed: Option<u64>,
     /// The figure's options as the spec gave them.
     pub options: serde_json::Value,
+    /// The settings actually used, defaults filled in (t-SNE's parameters; the attribution
+    /// method's options, score and class; the view).
+    pub settings: serde_json::Value,
     /// Remarks (unknown words, duplicates, the final KL divergence).
     pub notes: Vec<String>,
 }
@@ -350,10 +353,13 @@ impl Batch<'_> {
                     }
                 }
             };
-            let model = model_dir.as_ref().and_then(|d| models.get(d)).and_then(|m| m.as_ref().ok()).map(ModelSource::of);
-            let (status, error, files) = match result {
-                Ok(files) => ("ok", None, files.into_iter().map(|f| format!("{}/{f}", figure.name())).collect()),
-                Err(e) => ("failed", Some(e.to_string()), Vec::new()),
+            let model =
+                model_dir.as_ref().and_then(|d| models.get(d)).and_then(|m| m.as_ref().ok()).map(ModelSource::of);
+            let (status, error, files, settings) = match result {
+                Ok((files, settings)) => {
+                    ("ok", None, files.into_iter().map(|f| format!("{}/{f}", figure.name())).collect(), settings)
+                }
+                Err(e) => ("failed", Some(e.to_string()), Vec::new(), serde_json::Value::Null),
             };
             records.push(FigureRecord {
                 name: figure.name().to_string(),
@@ -364,6 +370,7 @@ impl Batch<'_> {
                 model,
                 seed: figure.seed().or(self.spec.defaults.seed).or(Some(1)).filter(|_| figure.kind() != "heatmap"),
                 options: serde_json::to_value(figure).unwrap_or(serde_json::Value::Null),
+                settings,
                 notes,
             });
             progress(k + 1, figure.name());
@@ -388,15 +395,14 @@ impl Batch<'_> {
         base: &Path,
         out: &OutputDir,
         notes: &mut Vec<String>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, serde_json::Value)> {
         let dir = OutputDir::prepare(&out.path().join(figure.name()), self.overwrite)?;
         let seed = figure.seed().or(self.spec.defaults.seed).unwrap_or(1);
-        let files = match figure {
-            Figure::Tsne(f) => self.tsne(f, loaded, base, seed, &dir, notes)?,
-            Figure::Saliency(f) => self.saliency(f, loaded, base, seed, &dir, notes)?,
-            Figure::Heatmap(f) => self.heatmap(f, loaded, base, &dir, notes)?,
-        };
-        Ok(files)
+        match figure {
+            Figure::Tsne(f) => self.tsne(f, loaded, base, seed, &dir, notes),
+            Figure::Saliency(f) => self.saliency(f, loaded, base, seed, &dir, notes),
+            Figure::Heatmap(f) => self.heatmap(f, loaded, base, &dir, notes),
+        }
     }
 
     fn tsne(
@@ -407,7 +413,7 @@ impl Batch<'_> {
         seed: u64,
         dir: &OutputDir,
         notes: &mut Vec<String>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, serde_json::Value)> {
         let source = match (&f.phrases, f.sample, &f.preset) {
             (Some(p), None, None) => PhraseSource::Phrases(base.join(p)),
             (None, Some(n), None) => PhraseSource::Sample {
@@ -447,7 +453,9 @@ impl Batch<'_> {
         let svg = scatter_svg(&figure::scatter(&projection, &source.describe(), f.labels))?;
         dir.write(names[0], svg.as_bytes())?;
         dir.write(names[1], &figure::csv(&projection)?)?;
-        Ok(names.iter().map(|s| s.to_string()).collect())
+        let settings =
+            serde_json::json!({"method": projection.method, "phrases": source.describe(), "points": set.phrases.len()});
+        Ok((names.iter().map(|s| s.to_string()).collect(), settings))
     }
 
     fn sentences(
@@ -492,7 +500,7 @@ impl Batch<'_> {
         seed: u64,
         dir: &OutputDir,
         notes: &mut Vec<String>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, serde_json::Value)> {
         let d = MethodParams::default();
         let params = MethodParams {
             steps: f.steps.unwrap_or(d.steps),
@@ -502,7 +510,8 @@ impl Batch<'_> {
             seed,
         };
         let method = build_method(f.method.as_deref().unwrap_or("grad"), &params)?;
-        let class = ClassChoice::parse(f.class.as_deref().unwrap_or("predicted"), loaded.card.model.task.class_names())?;
+        let class =
+            ClassChoice::parse(f.class.as_deref().unwrap_or("predicted"), loaded.card.model.task.class_names())?;
         let target = Target { class, score: f.score.unwrap_or(method.default_score()) };
         let scale = ScaleOptions { vmin: f.vmin, vmax: f.vmax, shared: f.shared_scale };
         scale.check()?;
@@ -517,7 +526,8 @@ impl Batch<'_> {
         write_heatmaps(dir, &names[..figures], &maps, &scale)?;
         dir.write("saliency.csv", &csv_export::attributions(&attributions)?)?;
         dir.write("tokens.csv", &csv_export::token_scores(&attributions)?)?;
-        Ok(names)
+        let settings = serde_json::to_value(&explainer.provenance(method.as_ref(), &target)).unwrap_or_default();
+        Ok((names, settings))
     }
 
     fn heatmap(
@@ -527,7 +537,7 @@ impl Batch<'_> {
         base: &Path,
         dir: &OutputDir,
         notes: &mut Vec<String>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, serde_json::Value)> {
         let scale = ScaleOptions { vmin: f.vmin, vmax: f.vmax, shared: f.shared_scale };
         scale.check()?;
         let sentences = self.sentences(&f.texts, f.input.as_ref(), base, loaded, notes)?;
@@ -561,7 +571,7 @@ impl Batch<'_> {
         let maps: Vec<Heatmap> = all.iter().map(MatrixView::heatmap).collect();
         write_heatmaps(dir, &names[..figures], &maps, &scale)?;
         dir.write("heatmap.csv", &csv_export::views(&all)?)?;
-        Ok(names)
+        Ok((names, serde_json::json!({"view": f.view, "sentences": sentences.len()})))
     }
 }
 

@@ -49,6 +49,8 @@ pub struct PhraseSet {
     pub notes: Vec<String>,
     /// Lines that cannot be used (empty after tokenizing, only unknown words, bad label).
     pub failures: Vec<Failure>,
+    /// Index of each phrase by its tokens (to find repeats).
+    seen: HashMap<Vec<String>, usize>,
 }
 
 impl PhraseSet {
@@ -121,7 +123,8 @@ impl PhraseSet {
 
     /// Add a phrase unless the same tokens are there already (then a note says so).
     pub fn push(&mut self, phrase: Phrase) {
-        if let Some(first) = self.phrases.iter().find(|p| p.sentence.tokens == phrase.sentence.tokens) {
+        if let Some(&first) = self.seen.get(&phrase.sentence.tokens) {
+            let first = &self.phrases[first];
             self.notes.push(format!(
                 "{}: \"{}\" repeats {}; it is projected once",
                 phrase.at, phrase.sentence.text, first.at
@@ -132,6 +135,7 @@ impl PhraseSet {
         if !unknown.is_empty() {
             self.notes.push(format!("{}: not in the vocabulary (read as [UNK]): {}", phrase.at, unknown.join(" ")));
         }
+        self.seen.insert(phrase.sentence.tokens.clone(), self.phrases.len());
         self.phrases.push(phrase);
     }
 

@@ -106,7 +106,10 @@ impl TsneParams {
             };
             return Err(Error::invalid(
                 "--perplexity",
-                format!("perplexity {} needs at least {needed} points (3 x perplexity + 1), and there are {n}; {fix}", self.perplexity),
+                format!(
+                    "perplexity {} needs at least {needed} points (3 x perplexity + 1), and there are {n}; {fix}",
+                    self.perplexity
+                ),
             ));
         }
         if self.iterations == 0 {
@@ -118,10 +121,16 @@ impl TsneParams {
             }
         }
         if !(self.theta.is_finite() && self.theta >= 0.0) {
-            return Err(Error::invalid("--theta", format!("{} must be 0 (exact) or positive (0.5 is usual)", self.theta)));
+            return Err(Error::invalid(
+                "--theta",
+                format!("{} must be 0 (exact) or positive (0.5 is usual)", self.theta),
+            ));
         }
         if !(self.early_exaggeration.is_finite() && self.early_exaggeration >= 1.0) {
-            return Err(Error::invalid("early_exaggeration", format!("{} must be at least 1", self.early_exaggeration)));
+            return Err(Error::invalid(
+                "early_exaggeration",
+                format!("{} must be at least 1", self.early_exaggeration),
+            ));
         }
         Ok(())
     }
@@ -204,10 +213,8 @@ fn neighbours(data: &[f32], n: usize, d: usize, k: usize) -> Vec<Vec<(f32, u32)>
         .into_par_iter()
         .map(|i| {
             let xi = &data[i * d..(i + 1) * d];
-            let mut all: Vec<(f32, u32)> = (0..n)
-                .filter(|&j| j != i)
-                .map(|j| (sq_dist(xi, &data[j * d..(j + 1) * d]), j as u32))
-                .collect();
+            let mut all: Vec<(f32, u32)> =
+                (0..n).filter(|&j| j != i).map(|j| (sq_dist(xi, &data[j * d..(j + 1) * d]), j as u32)).collect();
             let order = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
             if k < all.len() {
                 all.select_nth_unstable_by(k, order);
@@ -319,11 +326,12 @@ fn optimise(
     let mut update = vec![0.0f64; 2 * n];
     let mut gains = vec![1.0f64; 2 * n];
     let mut grad = vec![0.0f64; 2 * n];
+    let mut tree = QuadTree::default();
     for it in 0..params.iterations {
         let early = it < params.exaggeration_iterations;
         let exaggeration = if early { params.early_exaggeration } else { 1.0 };
         let momentum = if early { 0.5 } else { 0.8 };
-        gradient(p, &y, n, exaggeration, params.theta, &mut grad);
+        gradient(p, &y, n, exaggeration, params.theta, &mut tree, &mut grad);
         for i in 0..2 * n {
             let g = grad[i];
             gains[i] = if (g > 0.0) != (update[i] > 0.0) { gains[i] + 0.2 } else { gains[i] * 0.8 };
@@ -345,13 +353,17 @@ fn optimise(
 }
 
 /// The t-SNE gradient at `y` into `grad` (both `n x 2`).
-fn gradient(p: &SparseP, y: &[f64], n: usize, exaggeration: f64, theta: f64, grad: &mut [f64]) {
-    let tree = QuadTree::build(y, n);
+fn gradient(p: &SparseP, y: &[f64], n: usize, exaggeration: f64, theta: f64, tree: &mut QuadTree, grad: &mut [f64]) {
+    tree.rebuild(y, n);
+    let tree = &*tree;
     // Repulsion per point: (sum w^2 (y_i - y_j) over x and y, sum w).
     let rep: Vec<[f64; 3]> = (0..n)
         .into_par_iter()
         .with_min_len(64)
-        .map(|i| if theta == 0.0 { exact_repulsion(y, n, i) } else { tree.repulsion(y, i, theta) })
+        .map_init(
+            Vec::new,
+            |stack, i| if theta == 0.0 { exact_repulsion(y, n, i) } else { tree.repulsion(i, theta, stack) },
+        )
         .collect();
     let z: f64 = rep.iter().map(|r| r[2]).sum();
     grad.par_chunks_exact_mut(2).with_min_len(64).enumerate().for_each(|(i, g)| {
@@ -398,16 +410,25 @@ struct Cell {
 }
 
 /// A quadtree over 2-d points, built top-down by partitioning an index array.
+#[derive(Default)]
 struct QuadTree {
     cells: Vec<Cell>,
     order: Vec<u32>,
+    /// The points' coordinates in `order`, so that a leaf's points lie together.
+    pos: Vec<[f64; 2]>,
+    /// Where each point is in `order`.
+    slot: Vec<u32>,
+    /// Scratch space of the build.
+    scratch: Vec<u32>,
+    build_stack: Vec<(usize, [f64; 2], f64, usize)>,
 }
 
 /// Cells deeper than this keep all their points (coincident points).
 const MAX_DEPTH: usize = 48;
 
 impl QuadTree {
-    fn build(y: &[f64], n: usize) -> QuadTree {
+    /// Rebuild the tree over `y` (`n x 2`), reusing its buffers (no allocation once warm).
+    fn rebuild(&mut self, y: &[f64], n: usize) {
         let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
         for c in y.chunks_exact(2) {
             for a in 0..2 {
@@ -417,13 +438,19 @@ impl QuadTree {
         }
         let half = ((hi[0] - lo[0]).max(hi[1] - lo[1]) / 2.0) * (1.0 + 1e-9) + 1e-12;
         let centre = [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0];
-        let mut tree = QuadTree { cells: Vec::with_capacity(2 * n), order: (0..n as u32).collect() };
+        let tree = self;
+        tree.cells.clear();
+        tree.order.clear();
+        tree.order.extend(0..n as u32);
+        tree.scratch.resize(n, 0);
         tree.cells.push(Cell { com: [0.0; 2], count: 0, children: 0, start: 0, end: n as u32, width2: 0.0 });
         // (cell, centre, half width, depth)
-        let mut stack = vec![(0usize, centre, half, 0usize)];
+        let mut stack = std::mem::take(&mut tree.build_stack);
+        stack.clear();
+        stack.push((0usize, centre, half, 0usize));
         while let Some((c, centre, half, depth)) = stack.pop() {
             let (start, end) = (tree.cells[c].start as usize, tree.cells[c].end as usize);
-            let pts = &mut tree.order[start..end];
+            let pts = &tree.order[start..end];
             let (mut s0, mut s1) = (0.0, 0.0);
             for &k in pts.iter() {
                 s0 += y[2 * k as usize];
@@ -453,14 +480,14 @@ impl QuadTree {
                 bounds[q + 1] += bounds[q];
             }
             // Stable partition, so the order (and the sums) never depend on anything but y.
-            let mut sorted = vec![0u32; end - start];
+            let sorted = &mut tree.scratch[..end - start];
             let mut next = bounds;
             for &k in pts.iter() {
                 let q = quadrant(k);
                 sorted[next[q]] = k;
                 next[q] += 1;
             }
-            pts.copy_from_slice(&sorted);
+            tree.order[start..end].copy_from_slice(sorted);
             let first = tree.cells.len();
             tree.cells[c].children = first as u32;
             let quarter = half / 2.0;
@@ -482,15 +509,22 @@ impl QuadTree {
                 }
             }
         }
-        tree
+        tree.build_stack = stack;
+        tree.pos.clear();
+        tree.pos.extend(tree.order.iter().map(|&k| [y[2 * k as usize], y[2 * k as usize + 1]]));
+        tree.slot.resize(n, 0);
+        for (s, &k) in tree.order.iter().enumerate() {
+            tree.slot[k as usize] = s as u32;
+        }
     }
 
-    /// Approximate repulsion on point `i`: (sum w^2 dx, sum w^2 dy, sum w) over all others.
-    fn repulsion(&self, y: &[f64], i: usize, theta: f64) -> [f64; 3] {
-        let (yi0, yi1) = (y[2 * i], y[2 * i + 1]);
+    /// Approximate repulsion on point `i`: (sum w^2 dx, sum w^2 dy, sum w) over all others;
+    /// `stack` is scratch space.
+    fn repulsion(&self, i: usize, theta: f64, stack: &mut Vec<u32>) -> [f64; 3] {
+        let [yi0, yi1] = self.pos[self.slot[i] as usize];
         let theta2 = theta * theta;
         let mut r = [0.0; 3];
-        let mut stack: Vec<u32> = Vec::with_capacity(64);
+        stack.clear();
         stack.push(0);
         while let Some(c) = stack.pop() {
             let cell = &self.cells[c as usize];
@@ -500,12 +534,12 @@ impl QuadTree {
             let (d0, d1) = (yi0 - cell.com[0], yi1 - cell.com[1]);
             let dist2 = d0 * d0 + d1 * d1;
             if cell.children == 0 {
-                for &k in &self.order[cell.start as usize..cell.end as usize] {
-                    let k = k as usize;
-                    if k == i {
+                let (start, end) = (cell.start as usize, cell.end as usize);
+                for (&k, p) in self.order[start..end].iter().zip(&self.pos[start..end]) {
+                    if k as usize == i {
                         continue;
                     }
-                    let (e0, e1) = (yi0 - y[2 * k], yi1 - y[2 * k + 1]);
+                    let (e0, e1) = (yi0 - p[0], yi1 - p[1]);
                     let w = 1.0 / (1.0 + e0 * e0 + e1 * e1);
                     r[0] += w * w * e0;
                     r[1] += w * w * e1;
@@ -519,7 +553,9 @@ impl QuadTree {
                 r[2] += m * w;
             } else {
                 for q in (0..4).rev() {
-                    stack.push(cell.children + q);
+                    if self.cells[(cell.children + q) as usize].count > 0 {
+                        stack.push(cell.children + q);
+                    }
                 }
             }
         }
@@ -589,8 +625,8 @@ mod tests {
         let p = joint_probabilities(&data, 60, 5, 8.0);
         let y = random_init(60, 3).iter().map(|v| v * 1e4).collect::<Vec<_>>();
         let (mut exact, mut approx) = (vec![0.0; 120], vec![0.0; 120]);
-        gradient(&p, &y, 60, 1.0, 0.0, &mut exact);
-        gradient(&p, &y, 60, 1.0, 0.2, &mut approx);
+        gradient(&p, &y, 60, 1.0, 0.0, &mut QuadTree::default(), &mut exact);
+        gradient(&p, &y, 60, 1.0, 0.2, &mut QuadTree::default(), &mut approx);
         let norm = exact.iter().map(|g| g * g).sum::<f64>().sqrt();
         let err = exact.iter().zip(&approx).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
         assert!(err < 0.05 * norm, "error {err} against norm {norm}");

@@ -15,7 +15,9 @@ use plotters::style::text_anchor::{HPos, VPos};
 use serde::{Deserialize, Serialize};
 
 use super::clean_label;
-use super::heatmap::{draw_error, draw_header, line_height, style, text_width, FONT, MARGIN, SMALL_SIZE, SVG_FONT_SCALE};
+use super::heatmap::{
+    draw_error, draw_header, line_height, style, text_width, FONT, MARGIN, SMALL_SIZE, SVG_FONT_SCALE,
+};
 use crate::error::{Error, Result};
 
 /// One point of a scatter plot.
@@ -155,10 +157,10 @@ pub fn place_labels(
                 candidates.push(Placement { x, y: cy - h / 2.0, w, h, moved: true });
             }
         }
-        let inside = |p: &Placement| p.x >= bounds.0 && p.y >= bounds.1 && p.x + p.w <= bounds.2 && p.y + p.h <= bounds.3;
-        let hits_marker = |p: &Placement| {
-            marker_boxes.iter().zip(markers).any(|(m, &(x, y, _))| (x, y) != r.anchor && p.overlaps(m))
-        };
+        let inside =
+            |p: &Placement| p.x >= bounds.0 && p.y >= bounds.1 && p.x + p.w <= bounds.2 && p.y + p.h <= bounds.3;
+        let hits_marker =
+            |p: &Placement| marker_boxes.iter().zip(markers).any(|(m, &(x, y, _))| (x, y) != r.anchor && p.overlaps(m));
         let free = candidates.iter().find(|p| inside(p) && !hits_marker(p) && !placed.iter().any(|q| p.overlaps(q)));
         let chosen = match free {
             Some(p) => Some(*p),
@@ -225,7 +227,10 @@ pub fn scatter_svg(scatter: &Scatter) -> Result<String> {
         return Err(Error::Render { what, message: format!("point `{}` has no finite coordinates", p.label) });
     }
     if let Some(p) = scatter.points.iter().find(|p| p.class >= scatter.classes.len()) {
-        return Err(Error::Render { what, message: format!("point `{}` has class {} of {}", p.label, p.class, scatter.classes.len()) });
+        return Err(Error::Render {
+            what,
+            message: format!("point `{}` has class {} of {}", p.label, p.class, scatter.classes.len()),
+        });
     }
     let title = clean_label(&scatter.title, 160);
     let labels: Vec<String> = scatter.points.iter().map(|p| clean_label(&p.label, 40)).collect();
@@ -270,7 +275,9 @@ pub fn scatter_svg(scatter: &Scatter) -> Result<String> {
         .map(|&i| {
             let p = &scatter.points[i];
             // Bold text runs about a tenth wider.
-            let width = if p.highlighted { text_width(&labels[i], POINT_LABEL_SIZE * 1.15) as f64 * 1.1 } else {
+            let width = if p.highlighted {
+                text_width(&labels[i], POINT_LABEL_SIZE * 1.15) as f64 * 1.1
+            } else {
                 text_width(&labels[i], POINT_LABEL_SIZE) as f64
             };
             LabelRequest {
@@ -302,7 +309,8 @@ pub fn scatter_svg(scatter: &Scatter) -> Result<String> {
         root.draw(&Text::new(clean_label(&scatter.x_label, 60), ipx((px + PLOT_W / 2.0, py + PLOT_H + 4.0)), axis))
             .map_err(e)?;
         let yaxis = style(SMALL_SIZE, HPos::Center, VPos::Bottom).transform(FontTransform::Rotate270);
-        root.draw(&Text::new(clean_label(&scatter.y_label, 60), ipx((px - 2.0, py + PLOT_H / 2.0)), yaxis)).map_err(e)?;
+        root.draw(&Text::new(clean_label(&scatter.y_label, 60), ipx((px - 2.0, py + PLOT_H / 2.0)), yaxis))
+            .map_err(e)?;
 
         // Leader lines under everything else.
         for (&i, place) in wanted.iter().zip(&placements) {
@@ -310,8 +318,11 @@ pub fn scatter_svg(scatter: &Scatter) -> Result<String> {
                 let (ax, ay) = centres[i];
                 let tx = ax.clamp(p.x, p.x + p.w);
                 let ty = ay.clamp(p.y, p.y + p.h);
-                root.draw(&PathElement::new(vec![ipx((ax, ay)), ipx((tx, ty))], RGBColor(160, 160, 160).stroke_width(1)))
-                    .map_err(e)?;
+                root.draw(&PathElement::new(
+                    vec![ipx((ax, ay)), ipx((tx, ty))],
+                    RGBColor(160, 160, 160).stroke_width(1),
+                ))
+                .map_err(e)?;
             }
         }
         // Points: plain ones first, highlighted ones on top.
@@ -346,13 +357,15 @@ pub fn scatter_svg(scatter: &Scatter) -> Result<String> {
         let lx = (px + PLOT_W) as i32 + 16;
         let mut ly = py as i32;
         if !legend_title.is_empty() {
-            root.draw(&Text::new(legend_title.as_str(), (lx, ly), style(SMALL_SIZE, HPos::Left, VPos::Top))).map_err(e)?;
+            root.draw(&Text::new(legend_title.as_str(), (lx, ly), style(SMALL_SIZE, HPos::Left, VPos::Top)))
+                .map_err(e)?;
             ly += line_height(SMALL_SIZE) + 2;
         }
         for (k, name) in classes.iter().enumerate() {
             let y = ly + line_height(SMALL_SIZE) / 2;
             root.draw(&Circle::new((lx + 6, y), POINT_R as i32 + 1, class_colour(k, n).filled())).map_err(e)?;
-            root.draw(&Text::new(name.as_str(), (lx + 16, y), style(SMALL_SIZE, HPos::Left, VPos::Center))).map_err(e)?;
+            root.draw(&Text::new(name.as_str(), (lx + 16, y), style(SMALL_SIZE, HPos::Left, VPos::Center)))
+                .map_err(e)?;
             ly += line_height(SMALL_SIZE) + 2;
         }
         if scatter.points.iter().any(|p| p.highlighted) {
@@ -379,7 +392,12 @@ mod tests {
         let requests: Vec<LabelRequest> = markers
             .iter()
             .enumerate()
-            .map(|(k, &(x, y, radius))| LabelRequest { anchor: (x, y), radius, size: (60.0, 14.0), required: k % 7 == 0 })
+            .map(|(k, &(x, y, radius))| LabelRequest {
+                anchor: (x, y),
+                radius,
+                size: (60.0, 14.0),
+                required: k % 7 == 0,
+            })
             .collect();
         let placed = place_labels(&requests, &markers, (0.0, 0.0, 800.0, 600.0));
         assert!(placed.iter().all(Option::is_some), "every label finds room");
