@@ -4,10 +4,13 @@
 //! KL(P || Q) function (`benches/tsne_peer.py`).
 //!
 //! `cargo bench --bench tsne` (options after `--`: `--model DIR`, `--sizes 2000,10000`,
-//! `--threads N`, `--no-linfa`, `--no-peer`).
+//! `--threads N`, `--also-theta 0.5` (extra salient runs at these thetas), `--no-linfa`,
+//! `--no-peer`).
 //!
 //! The phrases are unique SST training phrases drawn with seed 1; all methods use perplexity 30,
-//! 1,000 iterations (250 with early exaggeration 12), theta 0.5, a random start and seed 1.
+//! 1,000 iterations (250 with early exaggeration 12), a random start and seed 1; Barnes-Hut
+//! theta 0.5 for the peers and linfa-tsne, salient's default 0.3 for salient, which also runs at
+//! 0.5.
 //! salient also runs on one thread at the smallest size, and twice on the same seed, to show the
 //! coordinates are bit-identical (and identical across thread counts); linfa-tsne runs twice at
 //! the smallest size to show that its coordinates are not. The peers run through
@@ -80,6 +83,8 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let largest = *sizes.iter().max().expect("at least one size");
     let params = TsneParams::default();
+    // The peers' (and linfa-tsne's) Barnes-Hut accuracy.
+    let peer_theta = 0.5;
 
     let loaded = load_classifier(&model_dir, &Device::Cpu)?;
     let trees = sst::load_split(Path::new("data/sst"), Split::Train)?;
@@ -92,6 +97,7 @@ fn main() -> anyhow::Result<()> {
     let meta = serde_json::json!({
         "model": model_dir.display().to_string(), "sizes": sizes, "dim": dim,
         "perplexity": params.perplexity, "iterations": params.iterations, "seed": params.seed,
+        "theta": params.theta, "peer_theta": peer_theta,
     });
     std::fs::write(dir.join("meta.json"), serde_json::to_vec_pretty(&meta)?)?;
     eprintln!("{} unique SST train phrases, {dim}-d representations of {}", set.phrases.len(), model_dir.display());
@@ -113,6 +119,25 @@ fn main() -> anyhow::Result<()> {
             "salient".into(),
             serde_json::json!({"seconds": seconds, "cpu_seconds": cpu, "threads": threads, "kl_own": out.kl_divergence}),
         );
+        // Other Barnes-Hut accuracies.
+        for theta in arg("--also-theta")
+            .map_or(Ok(vec![peer_theta]), |t| t.split(',').map(str::parse).collect::<Result<Vec<f64>, _>>())?
+        {
+            let other = TsneParams { theta, ..params.clone() };
+            let (t, cpu) = (Instant::now(), cpu_seconds());
+            let out = tsne(points, n, dim, &other, threads)?;
+            let (seconds, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+            eprintln!(
+                "salient, theta {theta}, {threads} threads, {n} points: {seconds:.2} s, KL {:?}",
+                out.kl_divergence
+            );
+            let name = format!("salient-theta{theta}");
+            write_f64(&dir.join(format!("{name}-{n}.f64")), &out.coords)?;
+            row.insert(
+                name,
+                serde_json::json!({"seconds": seconds, "cpu_seconds": cpu, "threads": threads, "kl_own": out.kl_divergence}),
+            );
+        }
         if k == 0 {
             let again = tsne(points, n, dim, &params, threads)?;
             let (t, cpu) = (Instant::now(), cpu_seconds());
@@ -134,13 +159,14 @@ fn main() -> anyhow::Result<()> {
                 }),
             );
         }
+        let linfa_params = TsneParams { theta: peer_theta, ..params.clone() };
         if !flag("--no-linfa") {
-            let (y, seconds, cpu) = linfa_tsne(points, n, dim, &params)?;
+            let (y, seconds, cpu) = linfa_tsne(points, n, dim, &linfa_params)?;
             eprintln!("linfa-tsne, 1 thread, {n} points: {seconds:.2} s");
             write_f64(&dir.join(format!("linfa-{n}.f64")), &y)?;
             let mut entry = serde_json::json!({"seconds": seconds, "cpu_seconds": cpu, "threads": 1});
             if k == 0 {
-                let (again, ..) = linfa_tsne(points, n, dim, &params)?;
+                let (again, ..) = linfa_tsne(points, n, dim, &linfa_params)?;
                 entry["same_seed_identical"] = serde_json::json!(same_bits(&y, &again));
             }
             row.insert("linfa".into(), entry);
@@ -183,8 +209,13 @@ fn main() -> anyhow::Result<()> {
     println!("| ---: | --- | ---: | ---: | ---: | ---: |");
     for n in &sizes {
         let row = &report[&n.to_string()];
-        for name in ["salient", "salient-1thread", "linfa", "scikit-learn", "openTSNE"] {
-            let m = &row[name];
+        let mut names: Vec<String> = ["salient", "salient-1thread"].iter().map(|s| s.to_string()).collect();
+        names.extend(
+            row.as_object().into_iter().flatten().map(|(k, _)| k.clone()).filter(|k| k.starts_with("salient-theta")),
+        );
+        names.extend(["linfa", "scikit-learn", "openTSNE"].iter().map(|s| s.to_string()));
+        for name in &names {
+            let m = &row[name.as_str()];
             if m.is_null() {
                 continue;
             }

@@ -3,8 +3,8 @@
 Reads the points that `cargo bench --bench tsne` wrote (`points-N.f32`: N x D little-endian
 float32, D in meta.json), runs scikit-learn's and openTSNE's t-SNE on them with the same
 perplexity, seed and number of iterations, times each fit (affinities included), and scores
-every embedding in the directory -- theirs and the ones the Rust side wrote (`salient-N.f64`,
-`linfa-N.f64`: N x 2 little-endian float64) -- with one function: the exact KL(P || Q), P over
+every embedding in the directory -- theirs and the ones the Rust side wrote (`NAME-N.f64`:
+N x 2 little-endian float64) -- with one function: the exact KL(P || Q), P over
 exact nearest neighbours (k = min(N - 1, floor(3 perplexity + 1))) calibrated by bisection,
 symmetrised and normalised; Q the Student-t kernel over all pairs. Prints one JSON line.
 
@@ -158,11 +158,10 @@ def main():
         p = joint_p(x, perplexity)
         print(f"tsne peer: P for {n} points in {time.perf_counter() - t:.1f} s", file=sys.stderr)
         results = {}
-        for name in ["salient", "salient-1thread", "linfa"]:
-            path = os.path.join(args.input, f"{name}-{n}.f64")
-            if os.path.exists(path):
-                y = np.fromfile(path, dtype="<f8").reshape(n, 2)
-                results[name] = {"kl": kl_divergence(p, y)}
+        for file in sorted(os.listdir(args.input)):
+            if file.endswith(f"-{n}.f64"):
+                y = np.fromfile(os.path.join(args.input, file), dtype="<f8").reshape(n, 2)
+                results[file[: -len(f"-{n}.f64")]] = {"kl": kl_divergence(p, y)}
         if not args.only_score:
             for name, fn in [("scikit-learn", run_sklearn), ("openTSNE", run_opentsne)]:
                 print(f"tsne peer: {name} on {n} points ...", file=sys.stderr)

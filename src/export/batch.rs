@@ -526,7 +526,7 @@ impl Batch<'_> {
         write_heatmaps(dir, &names[..figures], &maps, &scale)?;
         dir.write("saliency.csv", &csv_export::attributions(&attributions)?)?;
         dir.write("tokens.csv", &csv_export::token_scores(&attributions)?)?;
-        let settings = serde_json::to_value(&explainer.provenance(method.as_ref(), &target)).unwrap_or_default();
+        let settings = serde_json::to_value(explainer.provenance(method.as_ref(), &target)).unwrap_or_default();
         Ok((names, settings))
     }
 
