@@ -289,3 +289,33 @@ fn the_paper_spec_parses_and_its_models_exist() {
         assert!(model.join("config.json").is_file(), "{}: {} does not exist", f.name(), model.display());
     }
 }
+
+#[test]
+fn sampled_phrases_carry_gold_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dev");
+    let args = [
+        "tsne",
+        "--model",
+        "data/models/lstm-binary",
+        "--sample",
+        "40",
+        "--split",
+        "dev",
+        "--perplexity",
+        "10",
+        "--iterations",
+        "250",
+        "--out",
+        s(&out),
+    ];
+    let (ok, _, err) = salient(&args);
+    assert!(ok, "{err}");
+    let csv = std::fs::read_to_string(out.join("tsne.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 40);
+    assert!(rows.iter().all(|r| r.contains(",negative,") || r.contains(",positive,")), "binary gold labels: {csv}");
+    assert!(std::fs::read_to_string(out.join("tsne.svg")).unwrap().contains("gold label"));
+    let (ok, _, err) = salient(&["tsne", "--sample", "100000", "--split", "dev", "--out", s(&out), "--force"]);
+    assert!(!ok && err.contains("100000 phrases asked for"), "{err}");
+}

@@ -85,7 +85,8 @@ impl PhraseSet {
     }
 
     /// `n` phrases drawn with `seed` from the unique labelled phrases of SST `trees` (neutral
-    /// ones dropped for a binary task), each with its gold label.
+    /// ones dropped for a binary task, ones of unknown words only passed over), each with its
+    /// gold label.
     pub fn sample(trees: &[Tree], split: &str, vocab: &Vocab, task: Task, n: usize, seed: u64) -> Result<PhraseSet> {
         // Unique as the model sees them (case folded when the vocabulary folds it).
         let mut seen: HashMap<String, ()> = HashMap::new();
@@ -109,14 +110,31 @@ impl PhraseSet {
             ));
         }
         pool.shuffle(&mut StdRng::seed_from_u64(seed));
+        // Phrases of unknown words only (the model sees nothing but [UNK]) are passed over.
         let mut set = PhraseSet::default();
-        for (k, (tokens, label)) in pool.into_iter().take(n).enumerate() {
-            let sentence = Sentence::from_tokens(vocab, k + 1, tokens);
-            let at = format!("{split} phrase {}", k + 1);
-            match sentence.check(&at, usize::MAX) {
-                Ok(()) => set.push(Phrase { sentence, at, gold: Some(label) }),
-                Err(e) => set.failures.push(Failure { at, message: e.to_string() }),
+        let mut skipped = 0;
+        for (tokens, label) in pool {
+            if set.phrases.len() == n {
+                break;
             }
+            let k = set.phrases.len() + 1;
+            let sentence = Sentence::from_tokens(vocab, k, tokens);
+            match sentence.check(&format!("{split} phrase {k}"), usize::MAX) {
+                Ok(()) => set.push(Phrase { sentence, at: format!("{split} phrase {k}"), gold: Some(label) }),
+                Err(_) => skipped += 1,
+            }
+        }
+        if set.phrases.len() < n {
+            return Err(Error::invalid(
+                "--sample",
+                format!(
+                    "{n} phrases asked for; the {split} split has {} unique labelled phrases the model can read",
+                    set.phrases.len()
+                ),
+            ));
+        }
+        if skipped > 0 {
+            set.notes.push(format!("{skipped} sampled {split} phrase(s) of unknown words only were passed over"));
         }
         Ok(set)
     }
