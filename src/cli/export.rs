@@ -49,6 +49,11 @@ pub fn run(args: Args) -> Result<()> {
         device: &device,
     };
     let bar = progress_bar(spec.figures.len(), "figures");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {elapsed} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
     let manifest = batch.run(&mut |done, name| {
         bar.set_position(done as u64);
         bar.set_message(name.to_string());
