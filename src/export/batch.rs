@@ -523,7 +523,7 @@ impl Batch<'_> {
         let explainer = Explainer::new(&loaded.model, ModelSource::of(loaded)).threads(self.threads);
         let attributions = explainer.attribute(method.as_ref(), &sentences, &target, &mut |_| {})?;
         let maps: Vec<Heatmap> = attributions.iter().map(|a| a.heatmap()).collect();
-        write_heatmaps(dir, &names[..figures], &maps, &scale)?;
+        write_heatmaps(dir, &names[..figures], &maps, &scale, &mut |_| {})?;
         dir.write("saliency.csv", &csv_export::attributions(&attributions)?)?;
         dir.write("tokens.csv", &csv_export::token_scores(&attributions)?)?;
         let settings = serde_json::to_value(explainer.provenance(method.as_ref(), &target)).unwrap_or_default();
@@ -569,17 +569,24 @@ impl Batch<'_> {
         names.push("heatmap.csv".into());
         dir.check_free(&names)?;
         let maps: Vec<Heatmap> = all.iter().map(MatrixView::heatmap).collect();
-        write_heatmaps(dir, &names[..figures], &maps, &scale)?;
+        write_heatmaps(dir, &names[..figures], &maps, &scale, &mut |_| {})?;
         dir.write("heatmap.csv", &csv_export::views(&all)?)?;
         Ok((names, serde_json::json!({"view": f.view, "sentences": sentences.len()})))
     }
 }
 
-/// Draw `maps` on their scales into `names`.
-pub fn write_heatmaps(dir: &OutputDir, names: &[String], maps: &[Heatmap], scale: &ScaleOptions) -> Result<()> {
-    for ((name, map), range) in names.iter().zip(maps).zip(scale.ranges(maps)?) {
+/// Draw `maps` on their scales into `names`, calling `progress(done)` after each.
+pub fn write_heatmaps(
+    dir: &OutputDir,
+    names: &[String],
+    maps: &[Heatmap],
+    scale: &ScaleOptions,
+    progress: &mut dyn FnMut(usize),
+) -> Result<()> {
+    for (k, ((name, map), range)) in names.iter().zip(maps).zip(scale.ranges(maps)?).enumerate() {
         let svg = heatmap_svg(map, &RenderOptions { range: Some(range), ..RenderOptions::default() })?;
         dir.write(name, svg.as_bytes())?;
+        progress(k + 1);
     }
     Ok(())
 }
