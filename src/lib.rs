@@ -8,7 +8,8 @@
 //! - [`explain`]: attribution methods behind one interface (gradient, gradient x input,
 //!   integrated gradients, SmoothGrad, erasure, variance), views of representations, states and
 //!   gates, and faithfulness scores.
-//! - [`render`]: SVG heatmaps from plain labelled matrices.
+//! - [`project`]: phrase representations projected to 2-d with t-SNE or PCA (the paper's Figure 2).
+//! - [`render`]: SVG heatmaps from plain labelled matrices, labelled scatter plots.
 //! - [`export`]: CSV (long format), JSON with provenance, HTML indexes, safe file writing.
 #![deny(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod eval;
 pub mod explain;
 pub mod export;
 pub mod model;
+pub mod project;
 pub mod render;
 pub mod train;
 

@@ -3,11 +3,13 @@
 mod autoencoder;
 mod autoencoder_saliency;
 mod eval;
+mod export;
 mod faithfulness;
 mod heatmap;
 mod options;
 mod saliency;
 mod train;
+mod tsne;
 
 use anyhow::{bail, Result};
 use candle_core::Device;
@@ -35,6 +37,10 @@ enum Command {
     Faithfulness(faithfulness::Args),
     /// The LSTM sequence-to-sequence autoencoder: train, eval, reconstruct, saliency.
     Autoencoder(autoencoder::Args),
+    /// Project phrase representations to 2-d with t-SNE or PCA (the paper's Figure 2).
+    Tsne(tsne::Args),
+    /// Make many figures from one TOML spec (t-SNE, saliency, heatmaps), with a manifest.
+    Export(export::Args),
 }
 
 /// Where tensors live.
@@ -71,6 +77,8 @@ pub fn run() -> Result<()> {
         Command::Heatmap(args) => heatmap::run(args),
         Command::Faithfulness(args) => faithfulness::run(args),
         Command::Autoencoder(args) => autoencoder::run(args),
+        Command::Tsne(args) => tsne::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

@@ -8,8 +8,9 @@ use salient::checkpoint::load_classifier;
 use salient::explain::{
     build_method, gather, ClassChoice, Explainer, ModelSource, ScoreKind, Sentence, Target, DEFAULT_MAX_TOKENS,
 };
+use salient::export::batch::write_heatmaps;
 use salient::export::{self, Document, Failure, Format, IndexEntry, OutputDir};
-use salient::render::{heatmap_svg, Heatmap, RenderOptions, ScaleOptions};
+use salient::render::{Heatmap, ScaleOptions};
 
 use super::options::{FigureArgs, MethodArgs};
 use super::DeviceArg;
@@ -149,13 +150,8 @@ pub fn index_entries(sentences: &[Sentence], files: &[Vec<String>], failures: &[
 
 /// Draw `maps` on their scales and write them as `names`, with a progress bar.
 pub fn write_figures(out: &OutputDir, names: &[String], maps: &[Heatmap], scale: &ScaleOptions) -> Result<()> {
-    let ranges = scale.ranges(maps)?;
     let bar = progress_bar(maps.len(), "drawing");
-    for ((name, map), range) in names.iter().zip(maps).zip(ranges) {
-        let svg = heatmap_svg(map, &RenderOptions { range: Some(range), ..RenderOptions::default() })?;
-        out.write(name, svg.as_bytes())?;
-        bar.inc(1);
-    }
+    write_heatmaps(out, names, maps, scale, &mut |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     Ok(())
 }

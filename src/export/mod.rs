@@ -1,10 +1,12 @@
 //! Writing results: CSV in long format, JSON with provenance, SVG figures and an HTML index, into
-//! an output directory that is checked before any work is done.
+//! an output directory that is checked before any work is done; [`batch`]: many figures from one
+//! TOML spec, with a manifest.
 //!
 //! Every file is written to a temporary name in its directory and then moved into place, so an
 //! interrupted run leaves no half-written file. A file that exists already is never replaced
 //! unless the [`OutputDir`] was opened with `overwrite` (the CLI's `--force`).
 
+pub mod batch;
 pub mod csv;
 mod index;
 pub mod reconstruction;

@@ -7,33 +7,33 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::{clean_label, format_number, ColourMap, Heatmap, RenderOptions};
 use crate::error::{Error, Result};
 
-const MARGIN: i32 = 12;
-const TITLE_SIZE: f64 = 15.0;
-const LABEL_SIZE: f64 = 12.0;
-const SMALL_SIZE: f64 = 11.0;
-const FONT: &str = "sans-serif";
+pub(super) const MARGIN: i32 = 12;
+pub(super) const TITLE_SIZE: f64 = 15.0;
+pub(super) const LABEL_SIZE: f64 = 12.0;
+pub(super) const SMALL_SIZE: f64 = 11.0;
+pub(super) const FONT: &str = "sans-serif";
 const BAR_WIDTH: i32 = 14;
 const BAR_STRIPS: i32 = 64;
 const TICKS: usize = 5;
 
 /// Width of `text` at font size `size`, estimated (about 0.6 em a character, as no font is read).
-fn text_width(text: &str, size: f64) -> i32 {
+pub(super) fn text_width(text: &str, size: f64) -> i32 {
     (text.chars().count() as f64 * size * 0.6).ceil() as i32
 }
 
-fn line_height(size: f64) -> i32 {
+pub(super) fn line_height(size: f64) -> i32 {
     (size * 1.45).ceil() as i32
 }
 
 /// plotters' SVG backend writes `font-size` as the size divided by 1.24; undo that, so that the
 /// sizes here are the SVG's pixel sizes.
-const SVG_FONT_SCALE: f64 = 1.24;
+pub(super) const SVG_FONT_SCALE: f64 = 1.24;
 
-fn style(size: f64, h: HPos, v: VPos) -> TextStyle<'static> {
+pub(super) fn style(size: f64, h: HPos, v: VPos) -> TextStyle<'static> {
     TextStyle::from((FONT, size * SVG_FONT_SCALE).into_font()).pos(Pos::new(h, v))
 }
 
-fn draw_error(what: &str, e: impl std::fmt::Display) -> Error {
+pub(super) fn draw_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Render { what: what.to_string(), message: e.to_string() }
 }
 
@@ -162,7 +162,7 @@ pub fn heatmap_svg(map: &Heatmap, options: &RenderOptions) -> Result<String> {
     Ok(svg)
 }
 
-fn draw_header(
+pub(super) fn draw_header(
     root: &DrawingArea<SVGBackend, Shift>,
     title: &str,
     subtitle: &[String],

@@ -1,5 +1,6 @@
 //! Figures as SVG, drawn with plotters from plain data: a [`Heatmap`] is a matrix with row and
-//! column labels, a title, and the kind of its [`Values`]. Nothing here knows about models.
+//! column labels, a title, and the kind of its [`Values`]; a [`Scatter`] is labelled points in
+//! classes (see [`scatter_svg`] for the label placement). Nothing here knows about models.
 //!
 //! ```
 //! use salient::render::{heatmap_svg, Heatmap, RenderOptions, Values};
@@ -27,9 +28,11 @@
 
 mod colour;
 mod heatmap;
+mod scatter;
 
 pub use colour::ColourMap;
 pub use heatmap::{fitting_column_width, heatmap_svg};
+pub use scatter::{class_colour, place_labels, scatter_svg, LabelRequest, Labels, Placement, Scatter, ScatterPoint};
 
 use serde::{Deserialize, Serialize};
 
