@@ -229,6 +229,18 @@ name = "saliency"
 kind = "saliency"
 model = "{root}/data/models/rnn-fine"
 texts = ["I hate the movie ."]
+
+[[figure]]
+name = "autoencoder"
+kind = "autoencoder-saliency"
+model = "{root}/data/models/autoencoder"
+texts = ["The government said on Monday that it would cut taxes ."]
+steps = false
+
+[[figure]]
+name = "not-an-autoencoder"
+kind = "autoencoder-saliency"
+texts = ["good"]
 "#,
             root = root.display()
         ),
@@ -237,15 +249,35 @@ texts = ["I hate the movie ."]
     std::fs::write(dir.path().join("few.txt"), "good\nbad\nnot good\nnot bad\n").unwrap();
     let out = dir.path().join("figs");
     let (ok, _, err) = salient(&["export", "--spec", s(&spec), "--out", s(&out)]);
-    assert!(!ok && err.contains("2 figure(s) failed"), "{err}");
+    assert!(!ok && err.contains("3 figure(s) failed"), "{err}");
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let figs = m["figures"].as_array().unwrap();
     let status: Vec<(&str, &str)> =
         figs.iter().map(|f| (f["name"].as_str().unwrap(), f["status"].as_str().unwrap())).collect();
     assert_eq!(
         status,
-        [("missing-model", "failed"), ("negation", "ok"), ("too-few", "failed"), ("pca", "ok"), ("saliency", "ok")]
+        [
+            ("missing-model", "failed"),
+            ("negation", "ok"),
+            ("too-few", "failed"),
+            ("pca", "ok"),
+            ("saliency", "ok"),
+            ("autoencoder", "ok"),
+            ("not-an-autoencoder", "failed")
+        ]
     );
+    assert!(figs[6]["error"].as_str().unwrap().contains("salient-autoencoder"), "{}", figs[6]["error"]);
+    let files: Vec<&str> = figs[5]["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert_eq!(
+        files,
+        [
+            "autoencoder/sentence-0001.svg",
+            "autoencoder/index.html",
+            "autoencoder/matrix.csv",
+            "autoencoder/gradients.csv"
+        ]
+    );
+    assert_eq!(figs[5]["settings"]["outputs"], "greedy");
     assert!(figs[0]["error"].as_str().unwrap().contains("no/such/model"));
     assert!(figs[2]["error"].as_str().unwrap().contains("--perplexity"));
     assert_eq!(m["spec_sha256"].as_str().unwrap().len(), 64);
@@ -281,7 +313,7 @@ fn the_paper_spec_parses_and_its_models_exist() {
     let path = Path::new("examples/paper.toml");
     let spec = Spec::parse(&std::fs::read_to_string(path).unwrap(), "examples/paper.toml").unwrap();
     let kinds: Vec<&str> = spec.figures.iter().map(|f| f.kind()).collect();
-    for kind in ["heatmap", "tsne", "saliency"] {
+    for kind in ["heatmap", "tsne", "saliency", "autoencoder-saliency"] {
         assert!(kinds.contains(&kind), "{kind} figure missing");
     }
     for f in &spec.figures {

@@ -8,7 +8,7 @@
 //!
 //! [[figure]]
 //! name = "fig2-negation"          # the figure's directory under --out
-//! kind = "tsne"                   # tsne | saliency | heatmap
+//! kind = "tsne"                   # tsne | saliency | heatmap | autoencoder-saliency
 //! preset = "negation"             # or phrases = "file.txt", or sample = 500 + split = "dev"
 //!
 //! [[figure]]
@@ -29,14 +29,18 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{csv as csv_export, OutputDir};
-use crate::checkpoint::{load_classifier, sha256_hex, LoadedClassifier};
+use crate::checkpoint::{load_autoencoder, load_classifier, sha256_hex, LoadedAutoencoder, LoadedClassifier};
 use crate::data::Split;
+use crate::data::Vocab;
 use crate::error::{Error, Result};
+use crate::explain::autoencoder::{self, DecoderScore, OutputChoice};
 use crate::explain::views::{self, MatrixView, View};
 use crate::explain::{
     build_method, gather, Baseline, ClassChoice, Explainer, MethodParams, ModelSource, ScoreKind, Sentence, Target,
     DEFAULT_MAX_TOKENS,
 };
+use crate::export::reconstruction::{self, ReconstructionFiles};
+use crate::export::Format;
 use crate::project::figure::{self, PhraseSource};
 use crate::project::{self, Init, Method, TsneParams};
 use crate::render::{heatmap_svg, scatter_svg, Heatmap, Labels, RenderOptions, ScaleOptions};
@@ -75,6 +79,40 @@ pub enum Figure {
     Saliency(SaliencyFigure),
     /// Representation, state or gate heatmaps (the paper's Figure 1).
     Heatmap(HeatmapFigure),
+    /// The autoencoder's saliency of each input token for each output token (the paper's
+    /// autoencoder figure).
+    #[serde(rename = "autoencoder-saliency")]
+    AutoencoderSaliency(AutoencoderSaliencyFigure),
+}
+
+/// Options of an `autoencoder-saliency` figure (see `salient autoencoder saliency --help`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoencoderSaliencyFigure {
+    /// The figure's name.
+    pub name: String,
+    /// Autoencoder directory [default: the spec's].
+    pub model: Option<PathBuf>,
+    /// Sentences.
+    #[serde(default)]
+    pub texts: Vec<String>,
+    /// A file of sentences, one a line (instead of `texts`).
+    pub input: Option<PathBuf>,
+    /// The decoder score differentiated [default: logit].
+    #[serde(default)]
+    pub score: DecoderScore,
+    /// The output tokens explained: `greedy` (default) or `reference`.
+    #[serde(default)]
+    pub outputs: OutputChoice,
+    /// Also draw one tokens x dimensions map per output step [default: true].
+    pub steps: Option<bool>,
+    /// Colour scale.
+    pub vmin: Option<f32>,
+    /// Colour scale.
+    pub vmax: Option<f32>,
+    /// One colour scale for the figure's sentences.
+    #[serde(default)]
+    pub shared_scale: bool,
 }
 
 /// Options of a `tsne` figure (see `salient tsne --help`).
@@ -197,15 +235,17 @@ impl Figure {
             Figure::Tsne(f) => &f.name,
             Figure::Saliency(f) => &f.name,
             Figure::Heatmap(f) => &f.name,
+            Figure::AutoencoderSaliency(f) => &f.name,
         }
     }
 
-    /// `tsne`, `saliency` or `heatmap`.
+    /// `tsne`, `saliency`, `heatmap` or `autoencoder-saliency`.
     pub fn kind(&self) -> &'static str {
         match self {
             Figure::Tsne(_) => "tsne",
             Figure::Saliency(_) => "saliency",
             Figure::Heatmap(_) => "heatmap",
+            Figure::AutoencoderSaliency(_) => "autoencoder-saliency",
         }
     }
 
@@ -215,6 +255,7 @@ impl Figure {
             Figure::Tsne(f) => f.model.as_deref(),
             Figure::Saliency(f) => f.model.as_deref(),
             Figure::Heatmap(f) => f.model.as_deref(),
+            Figure::AutoencoderSaliency(f) => f.model.as_deref(),
         }
     }
 
@@ -222,7 +263,7 @@ impl Figure {
         match self {
             Figure::Tsne(f) => f.seed,
             Figure::Saliency(f) => f.seed,
-            Figure::Heatmap(_) => None,
+            Figure::Heatmap(_) | Figure::AutoencoderSaliency(_) => None,
         }
     }
 }
@@ -337,24 +378,43 @@ impl Batch<'_> {
         out.check_free(&[MANIFEST])?;
         let base = self.spec_path.parent().unwrap_or(Path::new(""));
         let mut models: HashMap<PathBuf, std::result::Result<LoadedClassifier, String>> = HashMap::new();
+        let mut autoencoders: HashMap<PathBuf, std::result::Result<LoadedAutoencoder, String>> = HashMap::new();
         let mut records = Vec::new();
         for (k, figure) in self.spec.figures.iter().enumerate() {
             let model_dir = self.spec.model_of(figure, base);
             let mut notes = Vec::new();
-            let result = match &model_dir {
-                None => Err(Error::invalid("model", "no model: set `model` in the figure or in [defaults]")),
-                Some(dir) => {
+            let mut model = None;
+            let result = match (&model_dir, figure) {
+                (None, _) => Err(Error::invalid("model", "no model: set `model` in the figure or in [defaults]")),
+                (Some(dir), Figure::AutoencoderSaliency(f)) => {
+                    let loaded = autoencoders.entry(dir.clone()).or_insert_with(|| {
+                        load_autoencoder(dir, self.device, candle_core::DType::F32).map_err(|e| e.to_string())
+                    });
+                    match loaded {
+                        Ok(loaded) => {
+                            model = Some(ModelSource {
+                                dir: loaded.dir.display().to_string(),
+                                weights_sha256: loaded.card.weights_sha256.clone(),
+                            });
+                            OutputDir::prepare(&out.path().join(figure.name()), self.overwrite)
+                                .and_then(|d| self.autoencoder_saliency(f, loaded, base, &d, &mut notes))
+                        }
+                        Err(e) => Err(Error::invalid("model", e.clone())),
+                    }
+                }
+                (Some(dir), _) => {
                     let loaded = models
                         .entry(dir.clone())
                         .or_insert_with(|| load_classifier(dir, self.device).map_err(|e| e.to_string()));
                     match loaded {
-                        Ok(loaded) => self.render(figure, loaded, base, &out, &mut notes),
+                        Ok(loaded) => {
+                            model = Some(ModelSource::of(loaded));
+                            self.render(figure, loaded, base, &out, &mut notes)
+                        }
                         Err(e) => Err(Error::invalid("model", e.clone())),
                     }
                 }
             };
-            let model =
-                model_dir.as_ref().and_then(|d| models.get(d)).and_then(|m| m.as_ref().ok()).map(ModelSource::of);
             let (status, error, files, settings) = match result {
                 Ok((files, settings)) => {
                     ("ok", None, files.into_iter().map(|f| format!("{}/{f}", figure.name())).collect(), settings)
@@ -402,6 +462,7 @@ impl Batch<'_> {
             Figure::Tsne(f) => self.tsne(f, loaded, base, seed, &dir, notes),
             Figure::Saliency(f) => self.saliency(f, loaded, base, seed, &dir, notes),
             Figure::Heatmap(f) => self.heatmap(f, loaded, base, &dir, notes),
+            Figure::AutoencoderSaliency(_) => Err(Error::invalid("kind", "an autoencoder figure needs an autoencoder")),
         }
     }
 
@@ -463,7 +524,8 @@ impl Batch<'_> {
         texts: &[String],
         input: Option<&PathBuf>,
         base: &Path,
-        loaded: &LoadedClassifier,
+        vocab: &Vocab,
+        max_tokens: usize,
         notes: &mut Vec<String>,
     ) -> Result<Vec<Sentence>> {
         let contents = match input {
@@ -474,7 +536,7 @@ impl Batch<'_> {
             None => None,
         };
         let mut good = Vec::new();
-        for r in gather(texts, contents.as_deref(), &loaded.vocab, DEFAULT_MAX_TOKENS) {
+        for r in gather(texts, contents.as_deref(), vocab, max_tokens) {
             match r {
                 Ok(s) => {
                     let unknown = s.unknown_words();
@@ -515,7 +577,7 @@ impl Batch<'_> {
         let target = Target { class, score: f.score.unwrap_or(method.default_score()) };
         let scale = ScaleOptions { vmin: f.vmin, vmax: f.vmax, shared: f.shared_scale };
         scale.check()?;
-        let sentences = self.sentences(&f.texts, f.input.as_ref(), base, loaded, notes)?;
+        let sentences = self.sentences(&f.texts, f.input.as_ref(), base, &loaded.vocab, DEFAULT_MAX_TOKENS, notes)?;
         let mut names: Vec<String> = sentences.iter().map(|s| format!("sentence-{:04}.svg", s.id)).collect();
         let figures = names.len();
         names.extend(["saliency.csv".to_string(), "tokens.csv".to_string()]);
@@ -540,7 +602,7 @@ impl Batch<'_> {
     ) -> Result<(Vec<String>, serde_json::Value)> {
         let scale = ScaleOptions { vmin: f.vmin, vmax: f.vmax, shared: f.shared_scale };
         scale.check()?;
-        let sentences = self.sentences(&f.texts, f.input.as_ref(), base, loaded, notes)?;
+        let sentences = self.sentences(&f.texts, f.input.as_ref(), base, &loaded.vocab, DEFAULT_MAX_TOKENS, notes)?;
         let source = ModelSource::of(loaded);
         let all: Vec<MatrixView> = match f.view {
             View::Representation => vec![views::representations(&loaded.model, &source, &sentences)?],
@@ -572,6 +634,40 @@ impl Batch<'_> {
         write_heatmaps(dir, &names[..figures], &maps, &scale, &mut |_| {})?;
         dir.write("heatmap.csv", &csv_export::views(&all)?)?;
         Ok((names, serde_json::json!({"view": f.view, "sentences": sentences.len()})))
+    }
+}
+
+impl Batch<'_> {
+    fn autoencoder_saliency(
+        &self,
+        f: &AutoencoderSaliencyFigure,
+        loaded: &LoadedAutoencoder,
+        base: &Path,
+        dir: &OutputDir,
+        notes: &mut Vec<String>,
+    ) -> Result<(Vec<String>, serde_json::Value)> {
+        let scale = ScaleOptions { vmin: f.vmin, vmax: f.vmax, shared: f.shared_scale };
+        scale.check()?;
+        let max_tokens = loaded.model.config().max_len;
+        let sentences = self.sentences(&f.texts, f.input.as_ref(), base, &loaded.vocab, max_tokens, notes)?;
+        let results = sentences
+            .iter()
+            .map(|s| autoencoder::explain(loaded, s, f.score, f.outputs, max_tokens))
+            .collect::<Result<Vec<_>>>()?;
+        for r in results.iter().filter(|r| !r.exact) {
+            notes.push(format!("sentence {}: reconstructed as `{}`", r.sentence, r.output_tokens.join(" ")));
+        }
+        let files = ReconstructionFiles {
+            formats: vec![Format::Svg, Format::Csv],
+            steps: f.steps.unwrap_or(true),
+            scale,
+            title: format!("{} · autoencoder saliency · {}", loaded.dir.display(), f.score.formula()),
+            command: "salient export".into(),
+        };
+        let names = reconstruction::write(dir, &results, &[], &files, &mut || {})?;
+        let settings =
+            serde_json::json!({"score": f.score, "outputs": f.outputs, "max_tokens": max_tokens, "steps": files.steps});
+        Ok((names, settings))
     }
 }
 
