@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::adam::{Adam, AdamConfig};
 use super::{
-    ensure_fresh, resume_checkpoint, run_epochs, trainable_tensors, BatchStats, Learner, LoopSettings, Optimizer,
-    Resumed, RunOptions, TrainEvent, TrainState,
+    check_common, ensure_fresh, resume_checkpoint, run_epochs, trainable_tensors, BatchStats, Learner, LoopSettings,
+    Optimizer, Resumed, RunOptions, TrainEvent, TrainState,
 };
 use crate::checkpoint::{self, ModelCard, AUTOENCODER_FORMAT};
 use crate::data::corpus::{self, CorpusSplit};
@@ -96,20 +96,10 @@ impl AutoencoderOptions {
         if self.vocab_size < 5 {
             return Err(Error::invalid("--vocab-size", "must be at least 5 (4 special tokens and one word)"));
         }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(Error::invalid("--lr", format!("must be a positive number, got {}", self.lr)));
-        }
         if self.clip_norm.is_nan() || self.clip_norm <= 0.0 {
             return Err(Error::invalid("--clip-norm", format!("must be positive, got {}", self.clip_norm)));
         }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::invalid("--dropout", format!("must be in [0, 1), got {}", self.dropout)));
-        }
-        match self.weights_dtype.as_str() {
-            "f32" => Ok(DType::F32),
-            "f16" => Ok(DType::F16),
-            other => Err(Error::invalid("--weights-dtype", format!("expected f32 or f16, got `{other}`"))),
-        }
+        check_common(self.lr, self.dropout, &self.weights_dtype)
     }
 
     fn config(&self, vocab_size: usize) -> AutoencoderConfig {

@@ -213,20 +213,10 @@ impl TrainOptions {
                 return Err(Error::invalid(name, "must be at least 1"));
             }
         }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(Error::invalid("--lr", format!("must be a positive number, got {}", self.lr)));
-        }
         if !(self.l2 >= 0.0 && self.l2.is_finite()) {
             return Err(Error::invalid("--l2", format!("must be >= 0, got {}", self.l2)));
         }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::invalid("--dropout", format!("must be in [0, 1), got {}", self.dropout)));
-        }
-        match self.weights_dtype.as_str() {
-            "f32" => Ok(DType::F32),
-            "f16" => Ok(DType::F16),
-            other => Err(Error::invalid("--weights-dtype", format!("expected f32 or f16, got `{other}`"))),
-        }
+        check_common(self.lr, self.dropout, &self.weights_dtype)
     }
 
     /// Whether `other` describes the same run, up to the number of epochs and patience.
@@ -235,6 +225,22 @@ impl TrainOptions {
         a.epochs = other.epochs;
         a.patience = other.patience;
         a == *other
+    }
+}
+
+/// Checks every model's options share: a positive learning rate, dropout in `[0, 1)`, and the
+/// weights' storage type (`f32` or `f16`), which it returns.
+fn check_common(lr: f64, dropout: f32, weights_dtype: &str) -> Result<DType> {
+    if !(lr > 0.0 && lr.is_finite()) {
+        return Err(Error::invalid("--lr", format!("must be a positive number, got {lr}")));
+    }
+    if !(0.0..1.0).contains(&dropout) {
+        return Err(Error::invalid("--dropout", format!("must be in [0, 1), got {dropout}")));
+    }
+    match weights_dtype {
+        "f32" => Ok(DType::F32),
+        "f16" => Ok(DType::F16),
+        other => Err(Error::invalid("--weights-dtype", format!("expected f32 or f16, got `{other}`"))),
     }
 }
 
