@@ -52,15 +52,12 @@ fn model_dir(trees: &[sst::Tree]) -> anyhow::Result<PathBuf> {
     };
     let tensors = config.init_parameters(1, 0.1, &Device::Cpu)?;
     let model = Classifier::load(candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu), config)?;
-    let card = ModelCard {
-        format: String::new(),
-        model: config,
-        weights_dtype: String::new(),
-        weights_sha256: String::new(),
-        training: serde_json::json!("random weights for benchmarking"),
-        epoch: 0,
-        dev: SplitScores { sentence_accuracy: 0.0, phrase_accuracy: 0.0 },
-    };
+    let card = ModelCard::new(
+        config,
+        serde_json::json!("random weights for benchmarking"),
+        0,
+        SplitScores { sentence_accuracy: 0.0, phrase_accuracy: 0.0 },
+    );
     save_classifier(&random, &model, &vocab, card, DType::F32)?;
     Ok(random)
 }

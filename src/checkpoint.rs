@@ -57,6 +57,22 @@ pub struct ModelCard<C = ClassifierConfig, S = SplitScores> {
     pub dev: S,
 }
 
+impl<C, S> ModelCard<C, S> {
+    /// A card for a model about to be saved; the format tag, the weights' type and their
+    /// checksum are filled in by [`save_model_dir`].
+    pub fn new(model: C, training: serde_json::Value, epoch: usize, dev: S) -> Self {
+        ModelCard {
+            format: String::new(),
+            model,
+            weights_dtype: String::new(),
+            weights_sha256: String::new(),
+            training,
+            epoch,
+            dev,
+        }
+    }
+}
+
 /// The format tag of classifier directories.
 pub const CLASSIFIER_FORMAT: &str = "salient-classifier";
 

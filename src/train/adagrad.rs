@@ -66,11 +66,10 @@ impl AdaGrad {
         let dim = embedding.dim();
         let AdaGradConfig { lr, l2, eps, .. } = self.config;
         let (lr, l2, eps) = (lr as f32, l2 as f32, eps as f32);
-        let order = self.rows.sum(ids, grad, dim);
+        self.rows.sum(ids, grad, dim);
         let table = embedding.table_mut();
-        for (slot, &id) in order.iter().enumerate() {
+        for (id, g) in self.rows.by_id(dim) {
             let base = id as usize * dim;
-            let g = self.rows.row(slot, dim);
             let w = &mut table[base..base + dim];
             let a = &mut self.embedding_accumulator[base..base + dim];
             for j in 0..dim {

@@ -92,7 +92,7 @@ impl Optimizer for Adam {
     ) -> Result<()> {
         let AdamConfig { lr, beta1, beta2, eps, clip_norm } = self.config;
         let dim = embedding.dim();
-        let order = self.rows.sum(ids, embedding_grad, dim);
+        self.rows.sum(ids, embedding_grad, dim);
         // Detached: the update must not keep this step's autograd graph alive.
         let dense_grads: Vec<Option<Tensor>> =
             self.dense.iter().map(|s| grads.get(s.var.as_tensor()).map(|g| g.detach())).collect();
@@ -125,9 +125,8 @@ impl Optimizer for Adam {
         }
         let (b1, b2, eps, step_size, scale) = (beta1 as f32, beta2 as f32, eps as f32, step_size as f32, scale as f32);
         let table = embedding.table_mut();
-        for (k, &id) in order.iter().enumerate() {
+        for (id, g) in self.rows.by_id(dim) {
             let base = id as usize * dim;
-            let g = self.rows.row(k, dim);
             let w = &mut table[base..base + dim];
             let m = &mut self.embedding_m[base..base + dim];
             let v = &mut self.embedding_v[base..base + dim];

@@ -182,15 +182,8 @@ impl Learner for AutoencoderLearner {
     }
 
     fn save_selected(&self, out_dir: &Path, epoch: usize, dev: &ReconstructionScores) -> Result<()> {
-        let card = ModelCard {
-            format: String::new(),
-            model: *self.model.config(),
-            weights_dtype: String::new(),
-            weights_sha256: String::new(),
-            training: serde_json::to_value(&self.options).expect("options serialize"),
-            epoch,
-            dev: *dev,
-        };
+        let training = serde_json::to_value(&self.options).expect("options serialize");
+        let card = ModelCard::new(*self.model.config(), training, epoch, *dev);
         checkpoint::save_model_dir(
             out_dir,
             &self.model.tensors()?,

@@ -80,9 +80,8 @@ pub struct RowGrads {
 }
 
 impl RowGrads {
-    /// Sum `grad` (one `dim`-row per id) by id; returns the distinct ids in first-seen order,
-    /// whose summed rows [`RowGrads::row`] gives by position.
-    pub fn sum(&mut self, ids: &[u32], grad: &[f32], dim: usize) -> Vec<u32> {
+    /// Sum `grad` (one `dim`-row per id) by id, for [`RowGrads::by_id`].
+    pub fn sum(&mut self, ids: &[u32], grad: &[f32], dim: usize) {
         self.slots.clear();
         self.grads.clear();
         self.order.clear();
@@ -96,12 +95,11 @@ impl RowGrads {
                 *d += s;
             }
         }
-        self.order.clone()
     }
 
-    /// The summed gradient of the `slot`-th distinct id.
-    pub fn row(&self, slot: usize, dim: usize) -> &[f32] {
-        &self.grads[slot * dim..(slot + 1) * dim]
+    /// Each distinct id of the last [`RowGrads::sum`], in first-seen order, with its summed row.
+    pub fn by_id(&self, dim: usize) -> impl Iterator<Item = (u32, &[f32])> {
+        self.order.iter().copied().zip(self.grads.chunks(dim.max(1)))
     }
 
     /// All summed rows, row-major in first-seen order.
@@ -483,15 +481,8 @@ impl Learner for ClassifierLearner {
     }
 
     fn save_selected(&self, out_dir: &Path, epoch: usize, dev: &SplitScores) -> Result<()> {
-        let card = ModelCard {
-            format: String::new(),
-            model: *self.model.config(),
-            weights_dtype: String::new(),
-            weights_sha256: String::new(),
-            training: serde_json::to_value(&self.options).expect("options serialize"),
-            epoch,
-            dev: *dev,
-        };
+        let training = serde_json::to_value(&self.options).expect("options serialize");
+        let card = ModelCard::new(*self.model.config(), training, epoch, *dev);
         checkpoint::save_classifier(out_dir, &self.model, &self.vocab, card, self.weights_dtype)
     }
 
