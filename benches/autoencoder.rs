@@ -48,7 +48,10 @@ fn main() -> anyhow::Result<()> {
         // SAFETY: single-threaded so far.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
+    // As the `salient` binary does: keep freed memory mapped between steps.
+    salient::alloc::keep_freed_memory();
     let (batches_n, warmup, decode_n) = (arg("--batches", 60), arg("--warmup", 5), arg("--decode", 1024));
+    let threads = candle_core::utils::get_num_threads();
     let peer = !std::env::args().any(|a| a == "--no-peer");
     let options = AutoencoderOptions::default();
     let data = std::path::Path::new("data/autoencoder");
@@ -80,17 +83,18 @@ fn main() -> anyhow::Result<()> {
     let mut optimizer =
         Adam::new(AdamConfig::new(options.lr, Some(options.clip_norm)), vars, vocab.len() * options.embedding_dim)?;
     let mut dropout = Dropout::new(0.0, 1);
-    let (mut sentences, mut tokens) = (0usize, 0usize);
+    let (mut sentences, mut tokens, mut flops) = (0usize, 0usize, 0f64);
     let mut start = Instant::now();
     for (k, b) in batches.iter().enumerate() {
         if k == warmup {
             start = Instant::now();
-            (sentences, tokens) = (0, 0);
+            (sentences, tokens, flops) = (0, 0, 0.0);
         }
         let pb = PairBatch::new(b, b);
         train_step(&mut model, &mut optimizer, &pb, &mut dropout)?;
         sentences += pb.batch;
         tokens += pb.target_tokens();
+        flops += training_flops(&config, &pb);
     }
     let secs = start.elapsed().as_secs_f64();
     let (train_sps, train_tps) = (sentences as f64 / secs, tokens as f64 / secs);
@@ -102,10 +106,13 @@ fn main() -> anyhow::Result<()> {
     }
     let rec_ps = decoded as f64 / start.elapsed().as_secs_f64();
 
-    let theirs = if peer { pytorch(vocab.len(), warmup) } else { None };
+    let flops_per_token = flops / tokens as f64;
+    let gemm_rate = matmul_rate(tokens / batches_n, options.hidden_dim, vocab.len())?;
+
+    let theirs = if peer { pytorch(vocab.len(), warmup, threads) } else { None };
     println!(
-        "autoencoder speed: {} training batches of {} equal-length sentences (<= {} tokens), {}-d embeddings, {}-d LSTMs, vocabulary {}; greedy decoding of {} test sentences; salient on one CPU thread",
-        batches_n, options.batch_size, options.max_len, options.embedding_dim, options.hidden_dim, vocab.len(), decoded
+        "autoencoder speed: {} training batches of {} equal-length sentences (<= {} tokens), {}-d embeddings, {}-d LSTMs, vocabulary {}; greedy decoding of {} test sentences; {} CPU thread(s) each",
+        batches_n, options.batch_size, options.max_len, options.embedding_dim, options.hidden_dim, vocab.len(), decoded, threads
     );
     println!("| | salient | PyTorch | ratio |");
     println!("| --- | ---: | ---: | ---: |");
@@ -120,7 +127,30 @@ fn main() -> anyhow::Result<()> {
     println!("| training tokens/s | {train_tps:.0} | {} | {} |", field(p_tps), ratio(train_tps, p_tps));
     println!("| training sentences/s | {train_sps:.0} | {} | {} |", field(p_sps), ratio(train_sps, p_sps));
     println!("| reconstructions/s | {rec_ps:.0} | {} | {} |", field(p_rps), ratio(rec_ps, p_rps));
+    let gflops = |tps: f64| tps * flops_per_token / 1e9;
+    println!(
+        "| training arithmetic, GFLOP/s | {:.1} | {} | |",
+        gflops(train_tps),
+        p_tps.map_or("skipped".to_string(), |t| format!("{:.1}", gflops(t)))
+    );
+    let ceiling = gemm_rate / flops_per_token;
+    println!(
+        "arithmetic: {:.1} MFLOP per training token (matrix products, forward and backward); this machine's matrix product \
+         runs at {:.1} GFLOP/s on {} thread(s) ({}x{}x{}), so a step made of nothing else would train {:.0} tokens/s{}",
+        flops_per_token / 1e6,
+        gemm_rate / 1e9,
+        threads,
+        tokens / batches_n,
+        options.hidden_dim,
+        vocab.len(),
+        ceiling,
+        p_tps.map_or(String::new(), |t| format!(" ({:.2}x PyTorch)", ceiling / t))
+    );
     let json = serde_json::json!({
+        "threads": threads,
+        "flops_per_training_token": flops_per_token,
+        "matmul_flops_per_s": gemm_rate,
+        "matmul_bound_tokens_per_s": ceiling,
         "salient": {"train_tokens_per_s": train_tps, "train_sentences_per_s": train_sps, "reconstructions_per_s": rec_ps},
         "pytorch": theirs,
     });
@@ -129,11 +159,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Run the PyTorch peer; `None` (with its reason on stderr) when it is skipped or fails.
-fn pytorch(vocab: usize, warmup: usize) -> Option<serde_json::Value> {
+fn pytorch(vocab: usize, warmup: usize, threads: usize) -> Option<serde_json::Value> {
     let out = Command::new("bash")
         .args(["benches/pytorch_peer.sh", "autoencoder", "--batches-file", "target/bench/autoencoder-batches.jsonl"])
         .args(["--decode-file", "target/bench/autoencoder-decode.jsonl"])
         .args(["--vocab-size", &vocab.to_string(), "--warmup", &warmup.to_string()])
+        .args(["--threads", &threads.to_string()])
         .output();
     let out = match out {
         Ok(o) => o,
@@ -146,4 +177,36 @@ fn pytorch(vocab: usize, warmup: usize) -> Option<serde_json::Value> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{'))?;
     serde_json::from_str(line).ok()
+}
+
+/// Floating-point operations of the matrix products in one training step (forward, and backward
+/// at twice the forward), the rest of the step being elementwise: per encoder token the input and
+/// recurrent gate products (none recurrent at the first step, which starts from zeros), per decoder
+/// token the same (recurrent at every step: it starts from the encoder's state) and the output
+/// projection over the vocabulary.
+fn training_flops(config: &salient::model::AutoencoderConfig, b: &PairBatch) -> f64 {
+    let (e, h, v) = (config.embedding_dim as f64, config.hidden_dim as f64, config.vocab_size as f64);
+    let (src, tgt, batch) = (b.src_len as f64, b.tgt_len as f64, b.batch as f64);
+    let gates = 4.0 * h;
+    let encoder = src * 2.0 * e * gates + (src - 1.0).max(0.0) * 2.0 * h * gates;
+    let decoder = tgt * (2.0 * e * gates + 2.0 * h * gates + 2.0 * h * v);
+    3.0 * batch * (encoder + decoder)
+}
+
+/// This machine's matrix-product rate (FLOP/s) through candle, on the output projection's shape:
+/// `(rows x hidden) * (hidden x vocab)`, the best of five after a warm-up.
+fn matmul_rate(rows: usize, hidden: usize, vocab: usize) -> anyhow::Result<f64> {
+    let a = candle_core::Tensor::ones((rows, hidden), DType::F32, &Device::Cpu)?;
+    let b = candle_core::Tensor::ones((vocab, hidden), DType::F32, &Device::Cpu)?;
+    let mut best = f64::INFINITY;
+    for k in 0..6 {
+        let start = Instant::now();
+        let c = a.matmul(&b.t()?)?;
+        let secs = start.elapsed().as_secs_f64();
+        drop(c);
+        if k > 0 {
+            best = best.min(secs);
+        }
+    }
+    Ok(2.0 * (rows * hidden * vocab) as f64 / best)
 }

@@ -111,7 +111,7 @@ pub fn evaluate_reconstruction(
     too_long: usize,
     batch_size: usize,
 ) -> Result<ReconstructionScores> {
-    use crate::model::autoencoder::{masked_cross_entropy, PairBatch};
+    use crate::model::autoencoder::PairBatch;
     let groups = batch::length_batches::<rand::rngs::StdRng>(sentences.iter().map(Vec::len), batch_size, None);
     let (mut nll, mut tokens, mut correct, mut greedy_correct, mut greedy_total, mut exact) =
         (0f64, 0usize, 0usize, 0usize, 0usize, 0usize);
@@ -120,7 +120,7 @@ pub fn evaluate_reconstruction(
         let b = PairBatch::new(&seqs, &seqs);
         let logits = model.forward(&b, &mut crate::model::NoTrace, &mut crate::model::NoTrace)?;
         let n = b.target_tokens();
-        nll += masked_cross_entropy(&logits, &b.targets)?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?
+        nll += crate::model::loss::cross_entropy(&logits, &b.targets, crate::data::vocab::PAD_ID)?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?
             * n as f64;
         let predicted = logits.argmax(candle_core::D::Minus1)?.to_vec1::<u32>()?;
         correct +=

@@ -265,13 +265,27 @@ impl Autoencoder {
     /// logits shaped `(steps, batch, vocab)`.
     pub fn decode_embedded(&self, state: &LayerState, y: &Tensor, observer: &mut dyn Observer) -> Result<Tensor> {
         let (steps, batch, _) = y.dims3()?;
-        let out = self.decoder.run(y, None, Some(state), true, observer)?;
-        let hidden = Tensor::stack(&out.steps, 0)?.reshape((steps * batch, self.config.hidden_dim))?;
+        let hidden = self.decode_hidden(state, y, observer)?;
         let logits = self.project(&hidden)?;
         if observer.wants(SiteKind::Logits) {
             observer.observe(Site::Logits, &logits.reshape((steps, batch, self.config.vocab_size))?)?;
         }
         Ok(logits)
+    }
+
+    /// The decoder's hidden states `(tgt_len * batch, hidden)`, time-major, for decoder inputs
+    /// `y` `(tgt_len, batch, embedding)` started from the encoder's `state`.
+    pub fn decode_hidden(&self, state: &LayerState, y: &Tensor, observer: &mut dyn Observer) -> Result<Tensor> {
+        let (steps, batch, _) = y.dims3()?;
+        let out = self.decoder.run(y, None, Some(state), true, observer)?;
+        Ok(Tensor::stack(&out.steps, 0)?.reshape((steps * batch, self.config.hidden_dim))?)
+    }
+
+    /// Mean cross-entropy of the output softmax over decoder hidden states `(n, hidden)` against
+    /// `targets` (`n` ids, `[PAD]` ignored): the training loss, fused with the output projection
+    /// (see [`super::loss::projected_cross_entropy`]).
+    pub fn reconstruction_loss(&self, hidden: &Tensor, targets: &[u32]) -> Result<Tensor> {
+        super::loss::projected_cross_entropy(hidden, &self.output_weight, &self.output_bias, targets, PAD_ID)
     }
 
     fn project(&self, hidden: &Tensor) -> Result<Tensor> {
@@ -395,20 +409,4 @@ impl Autoencoder {
             }
         }
     }
-}
-
-/// Mean cross-entropy of time-major logits `(n, vocab)` against `targets` (`n` ids), ignoring
-/// `[PAD]` targets.
-pub fn masked_cross_entropy(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
-    let device = logits.device();
-    let log_probs = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    let t = Tensor::from_slice(targets, (targets.len(), 1), device)?;
-    let picked = log_probs.gather(&t, 1)?.squeeze(1)?;
-    let real = targets.iter().filter(|&&id| id != PAD_ID).count();
-    if real == targets.len() {
-        return Ok(picked.mean_all()?.neg()?);
-    }
-    let weights: Vec<f32> = targets.iter().map(|&id| if id == PAD_ID { 0.0 } else { 1.0 }).collect();
-    let w = Tensor::from_vec(weights, targets.len(), device)?.to_dtype(picked.dtype())?;
-    Ok(((picked * w)?.sum_all()? / real.max(1) as f64)?.neg()?)
 }

@@ -11,6 +11,7 @@
 pub mod autoencoder;
 pub mod classifier;
 pub mod embedding;
+pub mod loss;
 pub mod recurrent;
 pub mod trace;
 

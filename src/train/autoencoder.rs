@@ -18,7 +18,7 @@ use crate::data::corpus::{self, CorpusSplit};
 use crate::data::Vocab;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate_reconstruction, ReconstructionScores};
-use crate::model::autoencoder::{masked_cross_entropy, PairBatch, BOS_TOKEN, EOS_TOKEN};
+use crate::model::autoencoder::{PairBatch, BOS_TOKEN, EOS_TOKEN};
 use crate::model::{Autoencoder, AutoencoderConfig, Dropout, NoTrace};
 
 /// Everything that defines an autoencoder training run.
@@ -215,8 +215,8 @@ pub fn train_step(
     let mask = model.source_mask(b)?;
     let (xd, yd) = (dropout.apply(x.as_tensor())?, dropout.apply(y.as_tensor())?);
     let state = model.encode_embedded(&xd, mask.as_deref(), &mut NoTrace)?;
-    let logits = model.decode_embedded(&state, &yd, &mut NoTrace)?;
-    let loss = masked_cross_entropy(&logits, &b.targets)?;
+    let hidden = model.decode_hidden(&state, &yd, &mut NoTrace)?;
+    let loss = model.reconstruction_loss(&hidden, &b.targets)?;
     let grads = loss.backward()?;
     let dim = model.config().embedding_dim;
     let mut ids = Vec::with_capacity(b.src_ids.len() + b.decoder_ids.len());
