@@ -64,6 +64,8 @@ pub fn projected_cross_entropy(
         let logits = hidden.matmul(&weight.t()?)?.broadcast_add(bias)?;
         return cross_entropy(&logits, targets, ignore);
     }
+    // The kernel reads plain row-major buffers (a no-op for tensors that already are).
+    let (hidden, weight, bias) = (hidden.contiguous()?, weight.contiguous()?, bias.contiguous()?);
     let op = ProjectedCrossEntropy {
         targets: targets.to_vec(),
         ignore,
@@ -71,7 +73,7 @@ pub fn projected_cross_entropy(
         keep: hidden.track_op() || weight.track_op() || bias.track_op(),
         saved: Mutex::new(None),
     };
-    Ok(hidden.apply_op3(weight, bias, op)?)
+    Ok(hidden.apply_op3(&weight, &bias, op)?)
 }
 
 /// Mean cross-entropy of `logits` `(n, vocab)` against `targets` over the rows whose target is
