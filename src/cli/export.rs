@@ -9,14 +9,14 @@ use super::saliency::{progress_bar, threads};
 use super::DeviceArg;
 
 /// Make every figure of a spec (TOML): t-SNE projections, saliency maps, representation
-/// heatmaps, each into its own directory under --out as SVG + CSV, and manifest.json recording
-/// what each was made from (model directory and weights checksum, seed, options, files) or why
-/// it failed. A failed figure does not stop the others. Paths in the spec are relative to the
+/// heatmaps, autoencoder saliency, each into its own directory under --out as SVG + CSV, and
+/// manifest.json recording what each was made from (model directory and weights checksum,
+/// seed, options, files) or why it failed. A failed figure does not stop the others. Paths in the spec are relative to the
 /// spec file. `examples/paper.toml` makes every figure of the paper from the shipped models.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The spec: `[defaults]` (model, data, seed) and `[[figure]]` tables with a name and a
-    /// kind (tsne, saliency, heatmap) and their options.
+    /// kind (tsne, saliency, heatmap, autoencoder-saliency) and their options.
     #[arg(long)]
     pub spec: PathBuf,
     /// Output directory (created if needed).
