@@ -120,7 +120,9 @@ pub fn evaluate_reconstruction(
         let b = PairBatch::new(&seqs, &seqs);
         let logits = model.forward(&b, &mut crate::model::NoTrace, &mut crate::model::NoTrace)?;
         let n = b.target_tokens();
-        nll += crate::model::loss::cross_entropy(&logits, &b.targets, crate::data::vocab::PAD_ID)?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?
+        nll += crate::model::loss::cross_entropy(&logits, &b.targets, crate::data::vocab::PAD_ID)?
+            .to_dtype(candle_core::DType::F64)?
+            .to_scalar::<f64>()?
             * n as f64;
         let predicted = logits.argmax(candle_core::D::Minus1)?.to_vec1::<u32>()?;
         correct +=

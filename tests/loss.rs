@@ -119,9 +119,11 @@ fn matches_candles_own_operations_on_a_larger_case_with_two_passes() {
     let h_t = mk(random(&mut rng, n * h, 2.0), &[n, h]);
     let w_t = mk(random(&mut rng, vocab * h, 1.0), &[vocab, h]);
     let b_t = mk(random(&mut rng, vocab, 1.0), &[vocab]);
-    let targets: Vec<u32> = (0..n).map(|r| if r % 7 == 0 { IGNORE } else { rng.random_range(1..vocab as u32) }).collect();
+    let targets: Vec<u32> =
+        (0..n).map(|r| if r % 7 == 0 { IGNORE } else { rng.random_range(1..vocab as u32) }).collect();
 
-    let vars = |_: ()| (Var::from_tensor(&h_t).unwrap(), Var::from_tensor(&w_t).unwrap(), Var::from_tensor(&b_t).unwrap());
+    let vars =
+        |_: ()| (Var::from_tensor(&h_t).unwrap(), Var::from_tensor(&w_t).unwrap(), Var::from_tensor(&b_t).unwrap());
     let (hf, wf, bf) = vars(());
     let fused = projected_cross_entropy(hf.as_tensor(), wf.as_tensor(), bf.as_tensor(), &targets, IGNORE).unwrap();
     let (hr, wr, br) = vars(());

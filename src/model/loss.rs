@@ -42,12 +42,12 @@ pub fn projected_cross_entropy(
         return Err(Error::InvalidArgument {
             name: "hidden",
             message: format!(
-            "hidden {:?}, weight {:?}, bias {:?} and {} targets do not fit together",
-            hidden.dims(),
-            weight.dims(),
-            bias.dims(),
-            targets.len()
-        ),
+                "hidden {:?}, weight {:?}, bias {:?} and {} targets do not fit together",
+                hidden.dims(),
+                weight.dims(),
+                bias.dims(),
+                targets.len()
+            ),
         });
     }
     if let Some((row, &id)) = targets.iter().enumerate().find(|(_, &id)| id != ignore && id as usize >= vocab) {
@@ -195,7 +195,14 @@ fn softmax_rows<T: Float + Send + Sync>(logits: &mut [T], targets: &[u32], ignor
 
 /// Scale the rows of `exps` in place into `scale * (softmax - onehot(target))`; ignored rows
 /// become zero.
-fn gradient_rows<T: Float + Send + Sync>(exps: &mut [T], inverse: &[T], targets: &[u32], ignore: u32, scale: T, vocab: usize) {
+fn gradient_rows<T: Float + Send + Sync>(
+    exps: &mut [T],
+    inverse: &[T],
+    targets: &[u32],
+    ignore: u32,
+    scale: T,
+    vocab: usize,
+) {
     exps.par_chunks_mut(vocab).zip(inverse.par_iter()).zip(targets.par_iter()).with_min_len(ROWS_PER_TASK).for_each(
         |((row, &inv), &target)| {
             if target == ignore {
@@ -292,7 +299,8 @@ impl candle_core::CustomOp3 for ProjectedCrossEntropy {
         _loss: &Tensor,
         upstream: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let taken = self.saved.lock().map_err(|_| candle_core::Error::Msg("projected_cross_entropy: poisoned".into()))?.take();
+        let taken =
+            self.saved.lock().map_err(|_| candle_core::Error::Msg("projected_cross_entropy: poisoned".into()))?.take();
         // A second backward pass over the same graph finds the buffer gone: recompute it.
         let saved = match taken {
             Some(saved) => saved,
