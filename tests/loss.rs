@@ -122,11 +122,10 @@ fn matches_candles_own_operations_on_a_larger_case_with_two_passes() {
     let targets: Vec<u32> =
         (0..n).map(|r| if r % 7 == 0 { IGNORE } else { rng.random_range(1..vocab as u32) }).collect();
 
-    let vars =
-        |_: ()| (Var::from_tensor(&h_t).unwrap(), Var::from_tensor(&w_t).unwrap(), Var::from_tensor(&b_t).unwrap());
-    let (hf, wf, bf) = vars(());
+    let vars = || (Var::from_tensor(&h_t).unwrap(), Var::from_tensor(&w_t).unwrap(), Var::from_tensor(&b_t).unwrap());
+    let (hf, wf, bf) = vars();
     let fused = projected_cross_entropy(hf.as_tensor(), wf.as_tensor(), bf.as_tensor(), &targets, IGNORE).unwrap();
-    let (hr, wr, br) = vars(());
+    let (hr, wr, br) = vars();
     let logits = hr.as_tensor().matmul(&wr.as_tensor().t().unwrap()).unwrap().broadcast_add(br.as_tensor()).unwrap();
     let reference = cross_entropy(&logits, &targets, IGNORE).unwrap();
     let (a, b) = (fused.to_scalar::<f32>().unwrap(), reference.to_scalar::<f32>().unwrap());
