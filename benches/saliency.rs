@@ -17,9 +17,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use candle_core::{DType, Device};
-use salient::checkpoint::{load_classifier, save_classifier, ModelCard, SplitScores};
+use salient::checkpoint::ModelSource;
+use salient::checkpoint::{load_classifier, save_classifier, ModelCard};
+use salient::data::Sentence;
 use salient::data::{sst, Split, Task, Vocab};
-use salient::explain::{build_method, run_batches, Explainer, MethodParams, ModelSource, Sentence, Target};
+use salient::eval::SplitScores;
+use salient::explain::{build_method, run_batches, Explainer, MethodParams, Target};
 use salient::model::{Arch, Classifier, ClassifierConfig};
 use salient::render::{heatmap_svg, RenderOptions};
 
@@ -119,7 +122,7 @@ fn main() -> anyhow::Result<()> {
         let bytes: Vec<usize> = run_batches(&groups, threads, &mut |_| {}, |group| {
             let mut bytes = 0;
             for &i in group {
-                let svg = heatmap_svg(&maps[i].heatmap(), &RenderOptions::default())?;
+                let svg = heatmap_svg(&salient::figures::saliency::heatmap(&maps[i]), &RenderOptions::default())?;
                 bytes += svg.len();
                 salient::export::write_file(&svg_dir.join(format!("sentence-{:04}.svg", i + 1)), svg.as_bytes(), true)?;
             }

@@ -15,10 +15,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::data::vocab::{BOS_ID, BOS_TOKEN, EOS_ID, EOS_TOKEN};
 use crate::data::Vocab;
 use crate::error::{Error, Result};
-use crate::eval::ReconstructionScores;
-use crate::model::autoencoder::{BOS_ID, BOS_TOKEN, EOS_ID, EOS_TOKEN};
+use crate::eval::{ReconstructionScores, SplitScores};
 use crate::model::{Autoencoder, AutoencoderConfig, Classifier, ClassifierConfig};
 
 /// Name of the weights file.
@@ -27,15 +27,6 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const CONFIG_FILE: &str = "config.json";
 /// Name of the tokenizer file.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
-
-/// Accuracy on one split.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SplitScores {
-    /// Accuracy over whole sentences (tree roots).
-    pub sentence_accuracy: f64,
-    /// Accuracy over every labelled phrase.
-    pub phrase_accuracy: f64,
-}
 
 /// What `config.json` holds: the model's shape, how it was made and how it scored on dev.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -312,4 +303,38 @@ pub fn load_autoencoder(dir: &Path, device: &Device, dtype: DType) -> Result<Loa
     check_shapes(dir, &tensors, &card.model.parameter_shapes(), "autoencoder")?;
     let model = Autoencoder::load(VarBuilder::from_tensors(tensors, dtype, device), card.model)?;
     Ok(LoadedAutoencoder { model, vocab, card, dir: dir.to_path_buf() })
+}
+
+/// Where a model came from, for provenance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSource {
+    /// The model directory.
+    pub dir: String,
+    /// SHA-256 of its `model.safetensors`.
+    pub weights_sha256: String,
+}
+
+impl ModelSource {
+    /// The source of a loaded classifier directory.
+    pub fn of(loaded: &LoadedClassifier) -> Self {
+        ModelSource { dir: loaded.dir.display().to_string(), weights_sha256: loaded.card.weights_sha256.clone() }
+    }
+
+    /// The source of a loaded autoencoder directory.
+    pub fn of_autoencoder(loaded: &LoadedAutoencoder) -> Self {
+        ModelSource { dir: loaded.dir.display().to_string(), weights_sha256: loaded.card.weights_sha256.clone() }
+    }
+
+    /// A model that was never saved (tests, benchmarks).
+    pub fn in_memory() -> Self {
+        ModelSource { dir: "(in memory)".into(), weights_sha256: String::new() }
+    }
+
+    /// A short name: the directory's last component.
+    pub fn name(&self) -> String {
+        std::path::Path::new(&self.dir)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(self.dir.clone())
+    }
 }

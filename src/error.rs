@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::data::sst::SstError;
-
 /// Everything that can go wrong in salient.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -42,10 +40,12 @@ pub enum Error {
     /// The tokenizer could not be built, saved or loaded.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
-    /// An argument or option has a value salient cannot use.
+    /// An option has a value salient cannot use.
     #[error("invalid {name}: {message}")]
     InvalidArgument {
-        /// The argument's name, as the user wrote it (`--lr`, `text`, ...).
+        /// The option's name as the library's option types and export specs spell it
+        /// (`perplexity`, `learning_rate`); the command line's flag is the same name in
+        /// kebab case (`--learning-rate`).
         name: &'static str,
         /// What was expected.
         message: String,
@@ -60,12 +60,64 @@ pub enum Error {
     },
     /// A sentence that cannot be explained (empty, only unknown words, too long).
     #[error("{0}")]
-    Sentence(#[from] crate::explain::SentenceError),
+    Sentence(#[from] SentenceError),
     /// An output file exists and overwriting was not asked for.
-    #[error("{path} already exists; pass --force to overwrite it, or choose another --out")]
+    #[error("{} already exists", path.display())]
     Exists {
         /// The file that would be overwritten.
         path: PathBuf,
+    },
+    /// An export spec cannot be used.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// Nothing was given to work on.
+    #[error("no {what} given")]
+    NoInput {
+        /// What is missing ("sentences").
+        what: &'static str,
+    },
+    /// Every input was bad.
+    #[error("nothing in {input} can be used: {}", reasons.join("; "))]
+    NothingUsable {
+        /// The file, or "the texts given".
+        input: String,
+        /// Why each input was refused.
+        reasons: Vec<String>,
+    },
+    /// A projection was given no phrase source, or more than one.
+    #[error("give exactly one source of phrases: a phrase file, a sample of an SST split, or a preset")]
+    PhraseSource,
+    /// A preset name that salient does not ship.
+    #[error("no preset `{name}`; known: {known}")]
+    UnknownPreset {
+        /// The name as given.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
+    },
+    /// Work stopped, and some inputs had already been left out.
+    #[error("{error}; {} input(s) had been left out: {}", failures.len(), failures.join("; "))]
+    WithFailures {
+        /// Why the work stopped.
+        error: Box<Error>,
+        /// Why each input left out before was.
+        failures: Vec<String>,
+    },
+    /// Results could not be encoded as CSV or JSON.
+    #[error("cannot write {format}: {message}")]
+    Encode {
+        /// `CSV` or `JSON`.
+        format: &'static str,
+        /// What the encoder said.
+        message: String,
+    },
+    /// The output directory cannot be used.
+    #[error("cannot write into {}: {message}", dir.display())]
+    OutputDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        message: String,
     },
     /// A figure could not be drawn.
     #[error("cannot draw {what}: {message}")]
@@ -98,4 +150,122 @@ impl Error {
     pub fn invalid(name: &'static str, message: impl Into<String>) -> Self {
         Error::InvalidArgument { name, message: message.into() }
     }
+}
+
+/// Errors reading or parsing SST files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SstError {
+    /// A file could not be read or decompressed.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Neither `<split>.txt.gz` nor `<split>.txt` exists in the data directory.
+    #[error(
+        "no {split} split in {}: tried {}; give a directory holding the SST files \
+         (train/dev/test .txt.gz or .txt)",
+        dir.display(),
+        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
+    )]
+    Missing {
+        /// The data directory searched.
+        dir: PathBuf,
+        /// The split asked for (`train`, `dev`, `test`).
+        split: String,
+        /// The paths tried, in order.
+        tried: Vec<PathBuf>,
+    },
+    /// A line is not a well-formed tree.
+    #[error("{}:{line}:{column}: expected {expected}, found {found}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based column, counted in characters, of the first character
+        /// that does not fit the grammar (one past the end for a line that
+        /// ends too early).
+        column: usize,
+        /// What the grammar allows at that point.
+        expected: String,
+        /// What is there instead.
+        found: String,
+    },
+    /// A line is not valid UTF-8.
+    #[error("{}:{line}:{column}: invalid UTF-8 (column counted in bytes)", path.display())]
+    Utf8 {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based byte column of the first byte that is not valid UTF-8.
+        column: usize,
+    },
+}
+
+/// Why a sentence cannot be explained.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SentenceError {
+    /// Nothing but whitespace.
+    #[error("{at}: the sentence is empty; give at least one word")]
+    Empty {
+        /// Where it came from ("line 3", "text 1").
+        at: String,
+    },
+    /// Every token is outside the vocabulary, so the model would see only `[UNK]`.
+    #[error(
+        "{at}: every word is unknown to the model's vocabulary ({}); it would see only [UNK], so there is nothing to explain. Use words from its training data",
+        .words.join(" ")
+    )]
+    AllUnknown {
+        /// Where it came from.
+        at: String,
+        /// The words.
+        words: Vec<String>,
+    },
+    /// More tokens than the limit.
+    #[error("{at}: {tokens} tokens, more than the limit of {max}; split the sentence or raise the limit of tokens per sentence")]
+    TooLong {
+        /// Where it came from.
+        at: String,
+        /// Its length in tokens.
+        tokens: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl SentenceError {
+    /// Where the sentence came from ("line 3", "text 1").
+    pub fn at(&self) -> &str {
+        match self {
+            SentenceError::Empty { at } | SentenceError::AllUnknown { at, .. } | SentenceError::TooLong { at, .. } => {
+                at
+            }
+        }
+    }
+}
+
+/// What is wrong with an export spec: the file, the figure and the option, as the spec names
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{file}: {}{}{message}",
+    figure.as_ref().map(|f| format!("figure `{f}`: ")).unwrap_or_default(),
+    field.as_ref().map(|f| format!("`{f}`: ")).unwrap_or_default()
+)]
+pub struct SpecError {
+    /// The spec file.
+    pub file: String,
+    /// The figure's name, when the error is in one.
+    pub figure: Option<String>,
+    /// The option (or table) at fault.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
 }

@@ -5,10 +5,18 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::SplitScores;
 use crate::data::{batch, Batch, Task, Tree, Vocab};
 use crate::error::Result;
 use crate::model::Classifier;
+
+/// Accuracy on one split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SplitScores {
+    /// Accuracy over whole sentences (tree roots).
+    pub sentence_accuracy: f64,
+    /// Accuracy over every labelled phrase.
+    pub phrase_accuracy: f64,
+}
 
 /// Accuracy on a split, with the counts behind it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -111,7 +119,7 @@ pub fn evaluate_reconstruction(
     too_long: usize,
     batch_size: usize,
 ) -> Result<ReconstructionScores> {
-    use crate::model::autoencoder::PairBatch;
+    use crate::data::PairBatch;
     let groups = batch::length_batches::<rand::rngs::StdRng>(sentences.iter().map(Vec::len), batch_size, None);
     let (mut nll, mut tokens, mut correct, mut greedy_correct, mut greedy_total, mut exact) =
         (0f64, 0usize, 0usize, 0usize, 0usize, 0usize);

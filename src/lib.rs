@@ -1,6 +1,11 @@
 //! salient: see inside neural NLP models.
 //!
-//! - [`data`]: the Stanford Sentiment Treebank parser, the PTB-style vocabulary, batches.
+//! The house reads one way: [`data`] -> [`model`] -> ([`train`], [`eval`], [`checkpoint`]) ->
+//! ([`explain`], [`project`]) -> [`figures`] (drawn by [`render`], written by [`export`]); no
+//! module uses one to its right, and [`error`] is below them all.
+//!
+//! - [`data`]: the Stanford Sentiment Treebank parser, the PTB-style vocabulary, sentences,
+//!   batches, sentence corpora.
 //! - [`model`]: tanh RNN, LSTM and BiLSTM classifiers and the LSTM autoencoder on candle, with
 //!   [hooks](model::trace); the autoencoder's fused softmax loss ([`model::loss`]).
 //! - [`train`]: AdaGrad, the training loop, resumable checkpoints.
@@ -8,10 +13,12 @@
 //! - [`checkpoint`]: model directories (`model.safetensors`, `config.json`, `tokenizer.json`).
 //! - [`explain`]: attribution methods behind one interface (gradient, gradient x input,
 //!   integrated gradients, SmoothGrad, erasure, variance), views of representations, states and
-//!   gates, and faithfulness scores.
+//!   gates, faithfulness scores, autoencoder saliency: plain data with provenance.
 //! - [`project`]: phrase representations projected to 2-d with t-SNE or PCA (the paper's Figure 2).
+//! - [`figures`]: each figure kind defined once (options and `make`), for the command line, the
+//!   export spec and every output format.
 //! - [`render`]: SVG heatmaps from plain labelled matrices, labelled scatter plots.
-//! - [`export`]: CSV (long format), JSON with provenance, HTML indexes, safe file writing.
+//! - [`export`]: safe file writing, CSV tables, JSON documents, the HTML page.
 //! - [`alloc`]: allocator settings for programs that run with mimalloc.
 #![deny(missing_docs)]
 
@@ -22,6 +29,7 @@ pub mod error;
 pub mod eval;
 pub mod explain;
 pub mod export;
+pub mod figures;
 pub mod model;
 pub mod project;
 pub mod render;

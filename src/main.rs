@@ -24,13 +24,16 @@ fn main() -> ExitCode {
         Err(e) => {
             // Print the chain once: skip a cause whose text its parent already says.
             let mut shown = e.to_string();
-            eprintln!("error: {shown}");
+            eprintln!("error: {}", cli::escape_terminal(&shown));
             for cause in e.chain().skip(1) {
                 let text = cause.to_string();
                 if !shown.contains(&text) {
-                    eprintln!("  caused by: {text}");
+                    eprintln!("  caused by: {}", cli::escape_terminal(&text));
                 }
                 shown = text;
+            }
+            if let Some(hint) = e.chain().find_map(|c| c.downcast_ref::<salient::Error>()).and_then(cli::hint) {
+                eprintln!("  hint: {hint}");
             }
             ExitCode::FAILURE
         }

@@ -7,8 +7,10 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use salient::checkpoint::load_autoencoder;
-use salient::explain::autoencoder::{jacobian, output_scores, DecoderScore};
-use salient::model::autoencoder::{PairBatch, BOS_ID, EOS_ID};
+use salient::data::vocab::{BOS_ID, EOS_ID};
+use salient::data::PairBatch;
+use salient::explain::autoencoder::{jacobian, output_scores};
+use salient::explain::ScoreKind;
 use salient::model::{Autoencoder, AutoencoderConfig, NoTrace};
 use salient::train::autoencoder::{train_autoencoder, AutoencoderOptions};
 
@@ -132,7 +134,7 @@ fn saliency_gradients_match_central_differences_in_f64() {
     let (model, _) = tiny_model(config, 11, DType::F64);
     let ids = [4u32, 6, 5];
     let outputs = [6u32, 4, 7, EOS_ID];
-    for score in [DecoderScore::Logit, DecoderScore::Logprob, DecoderScore::Prob] {
+    for score in [ScoreKind::Logit, ScoreKind::Logprob, ScoreKind::Prob] {
         let j = jacobian(&model, &ids, &outputs, score).unwrap();
         let (n, m, d) = (ids.len(), outputs.len(), config.embedding_dim);
         assert_eq!((j.inputs, j.outputs, j.dim), (n, m, d));
@@ -312,10 +314,12 @@ fn cli_trains_reconstructs_explains_and_rejects_bad_input() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("saliency.json")).unwrap()).unwrap();
     let first = &json["results"][0];
-    let n_in = first["input_tokens"].as_array().unwrap().len();
+    let n_in = first["steps"][0]["tokens"].as_array().unwrap().len();
     let n_out = first["output_tokens"].as_array().unwrap().len();
     assert_eq!(n_out, n_in + 1, "reference outputs: the input and [EOS]");
-    assert_eq!(first["matrix"].as_array().unwrap().len(), n_out);
+    assert_eq!(first["steps"].as_array().unwrap().len(), n_out, "one attribution per output token");
+    assert_eq!(first["steps"][0]["class_name"], first["output_tokens"][0], "each step explains its output token");
+    assert_eq!(first["provenance"]["score"], "logit");
     let svg = std::fs::read_to_string(out.join("sentence-0001.svg")).unwrap();
     roxmltree::Document::parse(&svg).expect("the matrix figure is well-formed XML");
     assert!(svg.contains("&lt;") || svg.contains("-lrb-") || svg.contains("&amp;lt;"), "markup in words is escaped");
@@ -425,14 +429,9 @@ fn beam_search_of_width_one_is_greedy_and_wider_beams_score_no_worse() {
             if ended {
                 targets.push(EOS_ID);
             }
-            let scores = output_scores(
-                &model,
-                &model.embed(&ids, ids.len(), 1).unwrap(),
-                &targets,
-                DecoderScore::Logprob,
-                false,
-            )
-            .unwrap();
+            let scores =
+                output_scores(&model, &model.embed(&ids, ids.len(), 1).unwrap(), &targets, ScoreKind::Logprob, false)
+                    .unwrap();
             vec1(&scores.flatten_all().unwrap()).iter().sum::<f64>()
         };
         let (wide, score, wide_ended) = model.beam(&ids, 4, config.max_len).unwrap();

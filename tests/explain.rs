@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use salient::data::{Batch, Task, Vocab};
+use salient::checkpoint::ModelSource;
+use salient::data::{Batch, Sentence, Task, Vocab};
 use salient::explain::{
-    build_method, class_scores, embed, Attribution, Baseline, ClassChoice, Explainer, MethodParams, ModelSource,
-    ScoreKind, Sentence, Target,
+    build_method, class_scores, embed, Attribution, Baseline, ClassChoice, Explainer, MethodParams, ScoreKind, Target,
 };
 use salient::model::{Arch, Classifier, ClassifierConfig, NoTrace};
 
@@ -360,7 +360,7 @@ fn results_carry_their_provenance_and_round_trip_through_json() {
     let json = serde_json::to_string(&a).unwrap();
     let back: Vec<Attribution> = serde_json::from_str(&json).unwrap();
     assert_eq!(back, a);
-    let map = a[0].heatmap();
+    let map = salient::figures::saliency::heatmap(&a[0]);
     assert!(map.title.contains("x · ig · score p_c · class negative"), "{}", map.title);
     assert!(map.subtitle.iter().any(|l| l.contains("completeness")));
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use salient::export::batch::Spec;
+use salient::figures::spec::{FigureOptions, Spec};
 use salient::project::tsne::{tsne, TsneParams};
 use salient::render::{scatter_svg, Labels, Scatter, ScatterPoint};
 
@@ -181,12 +181,12 @@ fn tsne_cli_explains_bad_input() {
         "--out",
         s(&out),
     ]);
-    assert!(!ok && err.contains("2 phrase(s) could not be used"), "{err}");
+    assert!(!ok && err.contains("2 input(s) could not be used"), "{err}");
     let csv = std::fs::read_to_string(out.join("tsne.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "good, not good, bad: {csv}");
     assert!(csv.contains("bad,phrases.txt line 5,") && csv.contains(",negative,"), "gold label kept: {csv}");
     let (ok, _, err) = salient(&["tsne", "--preset", "nope", "--out", s(&out)]);
-    assert!(!ok && err.contains("no preset `nope`") && err.contains("negation"), "{err}");
+    assert!(!ok && err.contains("'nope'") && err.contains("negation"), "{err}");
 }
 
 #[test]
@@ -206,12 +206,12 @@ seed = 3
 name = "missing-model"
 kind = "heatmap"
 model = "no/such/model"
-texts = ["good"]
+text = ["good"]
 
 [[figure]]
 name = "negation"
 kind = "heatmap"
-texts = ["good", "not good"]
+text = ["good", "not good"]
 
 [[figure]]
 name = "too-few"
@@ -228,19 +228,19 @@ phrases = "few.txt"
 name = "saliency"
 kind = "saliency"
 model = "{root}/data/models/rnn-fine"
-texts = ["I hate the movie ."]
+text = ["I hate the movie ."]
 
 [[figure]]
 name = "autoencoder"
 kind = "autoencoder-saliency"
 model = "{root}/data/models/autoencoder"
-texts = ["The government said on Monday that it would cut taxes ."]
-steps = false
+text = ["The government said on Monday that it would cut taxes ."]
+no_steps = true
 
 [[figure]]
 name = "not-an-autoencoder"
 kind = "autoencoder-saliency"
-texts = ["good"]
+text = ["good"]
 "#,
             root = root.display()
         ),
@@ -274,12 +274,13 @@ texts = ["good"]
             "autoencoder/sentence-0001.svg",
             "autoencoder/index.html",
             "autoencoder/matrix.csv",
-            "autoencoder/gradients.csv"
+            "autoencoder/gradients.csv",
+            "autoencoder/saliency.json"
         ]
     );
     assert_eq!(figs[5]["settings"]["outputs"], "greedy");
     assert!(figs[0]["error"].as_str().unwrap().contains("no/such/model"));
-    assert!(figs[2]["error"].as_str().unwrap().contains("--perplexity"));
+    assert!(figs[2]["error"].as_str().unwrap().contains("perplexity"), "{}", figs[2]["error"]);
     assert_eq!(m["spec_sha256"].as_str().unwrap().len(), 64);
     for f in figs.iter().filter(|f| f["status"] == "ok") {
         assert_eq!(f["model"]["weights_sha256"].as_str().unwrap().len(), 64);
@@ -287,8 +288,8 @@ texts = ["good"]
             assert!(out.join(file.as_str().unwrap()).is_file(), "{file} missing");
         }
     }
-    assert_eq!(figs[4]["seed"], 3, "the default seed is recorded");
-    assert_eq!(figs[4]["options"]["kind"], "saliency");
+    assert_eq!(figs[4]["options"]["seed"], 3, "the default seed is recorded");
+    assert_eq!(figs[4]["kind"], "saliency");
     assert_eq!(figs[4]["settings"]["method"], "grad", "the settings used are recorded: {}", figs[4]["settings"]);
     assert_eq!(figs[4]["settings"]["score"], "paper");
     assert_eq!(figs[3]["settings"]["method"]["method"], "pca");
@@ -297,28 +298,41 @@ texts = ["good"]
 
 #[test]
 fn bad_specs_are_refused_with_the_reason() {
-    let e = Spec::parse("[[figure]]\nname = \"a\"\nkind = \"autoencoder\"\n", "x.toml").unwrap_err().to_string();
+    let e = Spec::parse("[[figure]]\nname = \"a\"\nkind = \"autoencoder\"\n", "x.toml", Path::new("."))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("x.toml") && e.contains("autoencoder") && e.contains("tsne"), "{e}");
-    let e =
-        Spec::parse("[[figure]]\nname = \"a\"\nkind = \"tsne\"\nperplexty = 5\n", "x.toml").unwrap_err().to_string();
+    let e = Spec::parse("[[figure]]\nname = \"a\"\nkind = \"tsne\"\nperplexty = 5\n", "x.toml", Path::new("."))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("perplexty"), "{e}");
     let two = "[[figure]]\nname = \"a\"\nkind = \"tsne\"\n[[figure]]\nname = \"a\"\nkind = \"pca\"\n";
-    assert!(Spec::parse(two, "x.toml").is_err());
-    let e = Spec::parse("[[figure]]\nname = \"../up\"\nkind = \"heatmap\"\n", "x.toml").unwrap_err().to_string();
+    assert!(Spec::parse(two, "x.toml", Path::new(".")).is_err());
+    let e = Spec::parse("[[figure]]\nname = \"../up\"\nkind = \"heatmap\"\n", "x.toml", Path::new("."))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("names a directory"), "{e}");
 }
 
 #[test]
 fn the_paper_spec_parses_and_its_models_exist() {
     let path = Path::new("examples/paper.toml");
-    let spec = Spec::parse(&std::fs::read_to_string(path).unwrap(), "examples/paper.toml").unwrap();
-    let kinds: Vec<&str> = spec.figures.iter().map(|f| f.kind()).collect();
+    let spec =
+        Spec::parse(&std::fs::read_to_string(path).unwrap(), "examples/paper.toml", path.parent().unwrap()).unwrap();
+    let kinds: Vec<&str> = spec.figures.iter().map(|f| f.kind.as_str()).collect();
     for kind in ["heatmap", "tsne", "saliency", "autoencoder-saliency"] {
         assert!(kinds.contains(&kind), "{kind} figure missing");
     }
     for f in &spec.figures {
-        let model = spec.model_of(f, path.parent().unwrap()).expect("every figure has a model");
-        assert!(model.join("config.json").is_file(), "{}: {} does not exist", f.name(), model.display());
+        let model = match &f.options {
+            FigureOptions::Saliency(o) => o.model.model.clone(),
+            FigureOptions::Heatmap(o) => o.model.model.clone(),
+            FigureOptions::Projection(o) => o.model.model.clone(),
+            FigureOptions::AutoencoderSaliency(o) => o.model.model.clone(),
+            FigureOptions::Faithfulness(o) => o.model.model.clone(),
+        }
+        .expect("every figure of the paper names its model");
+        assert!(model.join("config.json").is_file(), "{}: {} does not exist", f.name, model.display());
     }
 }
 

@@ -5,16 +5,16 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use salient::checkpoint::load_autoencoder;
 use salient::data::corpus::{self, CorpusSplit};
+use salient::data::PairBatch;
 use salient::eval::{evaluate_reconstruction, ReconstructionScores};
-use salient::model::autoencoder::PairBatch;
+use salient::figures::autoencoder::AutoencoderSaliencyOptions;
+use salient::figures::{InputArgs, ModelArg, SeedArg, DEFAULT_AUTOENCODER};
 use salient::train::autoencoder::{train_autoencoder, AutoencoderOptions};
 use salient::train::EpochRecord;
 
+use super::figure::FigureArgs;
 use super::train::progress;
-use super::DeviceArg;
-
-/// The shipped autoencoder.
-pub const DEFAULT_MODEL: &str = "data/models/autoencoder";
+use super::{GlobalArgs, JsonArg};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,7 +31,7 @@ enum Command {
     /// Rebuild sentences (greedy decoding or beam search) and print input and output tokens.
     Reconstruct(ReconstructArgs),
     /// Saliency of every input token for every output token, as SVG heatmaps plus CSV and JSON.
-    Saliency(super::autoencoder_saliency::Args),
+    Saliency(FigureArgs<AutoencoderSaliencyOptions>),
 }
 
 /// Train on `<data>/train.txt(.gz)`, select on `<data>/dev.txt(.gz)` (one sentence per line).
@@ -80,17 +80,14 @@ struct TrainArgs {
     #[arg(long, default_value_t = AutoencoderOptions::default().dropout)]
     dropout: f32,
     /// Seed for initialisation, shuffling and dropout.
-    #[arg(long, default_value_t = AutoencoderOptions::default().seed)]
-    seed: u64,
+    #[command(flatten)]
+    seed: SeedArg,
     /// Stop after this many epochs without a lower dev perplexity.
     #[arg(long, default_value_t = AutoencoderOptions::default().patience)]
     patience: usize,
     /// Storage type of the selected model's weights.
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
     weights_dtype: String,
-    /// Where tensors live.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    device: DeviceArg,
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     resume: bool,
@@ -110,7 +107,7 @@ impl TrainArgs {
             lr: self.lr,
             clip_norm: self.clip_norm,
             dropout: self.dropout,
-            seed: self.seed,
+            seed: self.seed.seed,
             patience: self.patience,
             weights_dtype: self.weights_dtype.clone(),
             ..AutoencoderOptions::default()
@@ -120,9 +117,9 @@ impl TrainArgs {
 
 #[derive(Debug, clap::Args)]
 struct EvalArgs {
-    /// Model directory.
-    #[arg(long, default_value = DEFAULT_MODEL)]
-    model: PathBuf,
+    /// The model.
+    #[command(flatten)]
+    model: ModelArg,
     /// Directory with train/dev/test sentence files.
     #[arg(long, default_value = "data/autoencoder")]
     data: PathBuf,
@@ -130,41 +127,32 @@ struct EvalArgs {
     #[arg(long, default_value = "test", value_parser = ["train", "dev", "test"])]
     split: String,
     /// Print the scores as JSON.
-    #[arg(long)]
-    json: bool,
-    /// Where tensors live.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    device: DeviceArg,
+    #[command(flatten)]
+    json: JsonArg,
 }
 
 #[derive(Debug, clap::Args)]
 struct ReconstructArgs {
-    /// Model directory.
-    #[arg(long, default_value = DEFAULT_MODEL)]
-    model: PathBuf,
-    /// A sentence to rebuild (repeatable).
-    #[arg(long, required_unless_present = "input")]
-    text: Vec<String>,
-    /// A file with one sentence per line.
-    #[arg(long, conflicts_with = "text")]
-    input: Option<PathBuf>,
+    /// The model.
+    #[command(flatten)]
+    model: ModelArg,
+    /// The sentences.
+    #[command(flatten)]
+    input: InputArgs,
     /// Print JSON lines (input tokens, output tokens) instead of text.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    json: JsonArg,
     /// Beam width (1: greedy decoding).
     #[arg(long, default_value_t = 1)]
     beam: usize,
-    /// Where tensors live.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    device: DeviceArg,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     match args.command {
-        Command::Train(a) => train(a),
-        Command::Eval(a) => eval(a),
-        Command::Reconstruct(a) => reconstruct(a),
-        Command::Saliency(a) => super::autoencoder_saliency::run(a),
+        Command::Train(a) => train(a, global),
+        Command::Eval(a) => eval(a, global),
+        Command::Reconstruct(a) => reconstruct(a, global),
+        Command::Saliency(a) => super::figure::run(a, global),
     }
 }
 
@@ -175,8 +163,8 @@ fn describe(s: &ReconstructionScores) -> String {
     )
 }
 
-fn train(args: TrainArgs) -> Result<()> {
-    let device = args.device.open()?;
+fn train(args: TrainArgs, global: &GlobalArgs) -> Result<()> {
+    let device = global.device.open()?;
     let mut progress =
         progress("sentences", |r: &EpochRecord<ReconstructionScores>| format!("dev {}", describe(&r.dev)));
     let state = train_autoencoder(&args.data, &args.out, args.options(), args.resume, &device, &mut progress)
@@ -193,22 +181,23 @@ fn train(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn eval(args: EvalArgs) -> Result<()> {
-    let device = args.device.open()?;
-    let loaded = load_autoencoder(&args.model, &device, candle_core::DType::F32)?;
+fn eval(args: EvalArgs, global: &GlobalArgs) -> Result<()> {
+    let device = global.device.open()?;
+    let model = args.model.dir_or(DEFAULT_AUTOENCODER);
+    let loaded = load_autoencoder(&model, &device, candle_core::DType::F32)?;
     let split: CorpusSplit = args.split.parse().map_err(anyhow::Error::msg)?;
     let text = corpus::load_split(&args.data, split)?;
     let encoded = corpus::encode(&text, &loaded.vocab, loaded.model.config().max_len)?;
     let scores = evaluate_reconstruction(&loaded.model, &encoded.sentences, encoded.too_long, 128)?;
-    if args.json {
+    if args.json.json {
         let out = serde_json::json!({
-            "model": args.model, "split": args.split, "weights_sha256": loaded.card.weights_sha256,
+            "model": model, "split": args.split, "weights_sha256": loaded.card.weights_sha256,
             "max_len": loaded.model.config().max_len, "scores": scores,
             "unknown_token_share": encoded.unknown as f64 / encoded.tokens.max(1) as f64,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{} {}: {}", args.model.display(), args.split, describe(&scores));
+        println!("{} {}: {}", model.display(), args.split, describe(&scores));
         println!(
             "unknown tokens: {:.2}% of {} (they count as reconstructed when the model writes [UNK])",
             100.0 * encoded.unknown as f64 / encoded.tokens.max(1) as f64,
@@ -218,13 +207,18 @@ fn eval(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-fn reconstruct(args: ReconstructArgs) -> Result<()> {
-    let device = args.device.open()?;
-    let loaded = load_autoencoder(&args.model, &device, candle_core::DType::F32)?;
-    let (sentences, failures) =
-        super::saliency::sentences(&args.text, args.input.as_ref(), &loaded.vocab, loaded.model.config().max_len)?;
+fn reconstruct(args: ReconstructArgs, global: &GlobalArgs) -> Result<()> {
+    let device = global.device.open()?;
+    let loaded = load_autoencoder(&args.model.dir_or(DEFAULT_AUTOENCODER), &device, candle_core::DType::F32)?;
     let max_len = loaded.model.config().max_len;
-    for s in &sentences {
+    let input = args.input.sentences(&loaded.vocab, max_len)?;
+    for note in &input.notes {
+        global.note(note);
+    }
+    for failure in &input.failures {
+        global.warn(&failure.message);
+    }
+    for s in &input.sentences {
         let (output, ended) = if args.beam == 1 {
             let b = PairBatch::new(&[&s.ids], &[&s.ids]);
             loaded.model.greedy(&b, max_len)?.remove(0)
@@ -233,7 +227,7 @@ fn reconstruct(args: ReconstructArgs) -> Result<()> {
             (tokens, ended)
         };
         let output: Vec<String> = output.iter().map(|&id| loaded.vocab.id_to_token(id).unwrap_or_default()).collect();
-        if args.json {
+        if args.json.json {
             let line = serde_json::json!({
                 "input": s.tokens, "output": output, "ended": ended, "exact": ended && output == s.tokens,
             });
@@ -243,10 +237,10 @@ fn reconstruct(args: ReconstructArgs) -> Result<()> {
             println!("out: {}{}", output.join(" "), if ended { "" } else { " [no end token within the length limit]" });
         }
     }
-    if !failures.is_empty() {
+    if !input.failures.is_empty() {
         anyhow::bail!(
             "{} input(s) could not be reconstructed (see the warnings above); the others were",
-            failures.len()
+            input.failures.len()
         );
     }
     Ok(())

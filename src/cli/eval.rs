@@ -7,43 +7,39 @@ use salient::checkpoint::load_classifier;
 use salient::data::{sst, Split};
 use salient::eval::evaluate;
 
-use super::DeviceArg;
+use salient::figures::{ModelArg, DEFAULT_CLASSIFIER, DEFAULT_SST};
+
+use super::{GlobalArgs, JsonArg};
 
 /// Score a trained classifier on an SST split: accuracy on whole sentences and on every
 /// labelled phrase (binary models skip neutral ones).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model directory (model.safetensors, config.json, tokenizer.json).
-    #[arg(long, default_value = "data/models/bilstm-fine")]
-    model: PathBuf,
+    /// The model.
+    #[command(flatten)]
+    model: ModelArg,
     /// Directory with SST trees.
-    #[arg(long, default_value = "data/sst")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
     data: PathBuf,
     /// Which split to score.
-    #[arg(long, default_value = "test", value_parser = parse_split)]
+    #[arg(long, value_enum, default_value_t = Split::Test)]
     split: Split,
     /// Print one JSON object instead of text.
-    #[arg(long)]
-    json: bool,
-    /// Where tensors live.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    device: DeviceArg,
+    #[command(flatten)]
+    json: JsonArg,
 }
 
-fn parse_split(s: &str) -> Result<Split, String> {
-    s.parse()
-}
-
-pub fn run(args: Args) -> Result<()> {
-    let device = args.device.open()?;
-    let loaded = load_classifier(&args.model, &device)?;
+pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+    let device = global.device.open()?;
+    let model = args.model.dir_or(DEFAULT_CLASSIFIER);
+    let loaded = load_classifier(&model, &device)?;
     let trees = sst::load_split(&args.data, args.split)?;
     let config = loaded.card.model;
     let result = evaluate(&loaded.model, &loaded.vocab, &trees, config.task)
-        .with_context(|| format!("evaluating {}", args.model.display()))?;
-    if args.json {
+        .with_context(|| format!("evaluating {}", model.display()))?;
+    if args.json.json {
         let json = serde_json::json!({
-            "model": args.model,
+            "model": model,
             "arch": config.arch,
             "task": config.task,
             "split": args.split,

@@ -8,7 +8,9 @@ use salient::data::Task;
 use salient::model::Arch;
 use salient::train::{self, EpochRecord, TrainEvent, TrainOptions};
 
-use super::DeviceArg;
+use salient::figures::SeedArg;
+
+use super::GlobalArgs;
 
 /// Train a classifier on every unique labelled phrase of SST's train split.
 ///
@@ -21,7 +23,7 @@ pub struct Args {
     #[arg(long, value_enum)]
     arch: Arch,
     /// Fine-grained (5 classes) or binary (neutral phrases dropped).
-    #[arg(long, value_parser = parse_task)]
+    #[arg(long, value_enum)]
     task: Task,
     /// Directory with SST train/dev/test trees (`train.txt.gz` or `train.txt`, ...).
     #[arg(long, default_value = "data/sst")]
@@ -45,8 +47,8 @@ pub struct Args {
     #[arg(long, default_value_t = 0.5)]
     dropout: f32,
     /// Seed for initialisation, shuffling and dropout.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    seed: SeedArg,
     /// Stop after this many epochs without a better dev sentence accuracy.
     #[arg(long, default_value_t = 4)]
     patience: usize,
@@ -62,9 +64,6 @@ pub struct Args {
     /// Storage type of the selected model's weights.
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
     weights_dtype: String,
-    /// Where tensors live.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    device: DeviceArg,
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     resume: bool,
@@ -128,10 +127,6 @@ pub fn progress<S>(unit: &'static str, describe: impl Fn(&EpochRecord<S>) -> Str
     }
 }
 
-fn parse_task(s: &str) -> Result<Task, String> {
-    s.parse()
-}
-
 fn options(args: &Args) -> TrainOptions {
     TrainOptions {
         epochs: args.epochs,
@@ -139,7 +134,7 @@ fn options(args: &Args) -> TrainOptions {
         lr: args.lr,
         l2: args.l2,
         dropout: args.dropout,
-        seed: args.seed,
+        seed: args.seed.seed,
         patience: args.patience,
         embedding_dim: args.embedding_dim,
         hidden_dim: args.hidden_dim,
@@ -149,8 +144,8 @@ fn options(args: &Args) -> TrainOptions {
     }
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let device = args.device.open()?;
+pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+    let device = global.device.open()?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", args.arch, args.task)));
     let options = options(&args);
     let mut progress = progress("phrases", |r: &EpochRecord| {

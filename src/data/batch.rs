@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::sst::{Task, Tree};
-use super::vocab::{Vocab, PAD_ID};
+use super::vocab::{Vocab, BOS_ID, EOS_ID, PAD_ID};
 
 /// One labelled token sequence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,5 +185,65 @@ mod tests {
         }
         let again = length_batches(examples.iter().map(|e| e.ids.len()), 8, Some(&mut StdRng::seed_from_u64(3)));
         assert_eq!(batches, again);
+    }
+}
+
+/// Sentences arranged for the autoencoder, all time-major (`step * batch + row`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairBatch {
+    /// Sentences in the batch.
+    pub batch: usize,
+    /// Encoder steps (the longest sentence).
+    pub src_len: usize,
+    /// Encoder input ids, left-padded with `[PAD]`.
+    pub src_ids: Vec<u32>,
+    /// 1 for tokens, 0 for left padding; empty when nothing is padded.
+    pub src_mask: Vec<f32>,
+    /// Decoder steps (the longest sentence plus `[EOS]`).
+    pub tgt_len: usize,
+    /// Decoder inputs: `[BOS]`, then the sentence; `[PAD]` after its end.
+    pub decoder_ids: Vec<u32>,
+    /// Decoder targets: the sentence, then `[EOS]`; `[PAD]` after.
+    pub targets: Vec<u32>,
+}
+
+impl PairBatch {
+    /// Arrange `sources` (encoder inputs) and `outputs` (what the decoder should produce, without
+    /// `[EOS]`; usually the same sentences) for teacher forcing.
+    pub fn new<S: AsRef<[u32]>, T: AsRef<[u32]>>(sources: &[S], outputs: &[T]) -> Self {
+        assert_eq!(sources.len(), outputs.len(), "one output per source");
+        let batch = sources.len();
+        let src_len = sources.iter().map(|s| s.as_ref().len()).max().unwrap_or(0);
+        let tgt_len = outputs.iter().map(|s| s.as_ref().len()).max().unwrap_or(0) + 1;
+        let mut src_ids = vec![PAD_ID; src_len * batch];
+        let mut src_mask = vec![0f32; src_len * batch];
+        for (b, s) in sources.iter().enumerate() {
+            let s = s.as_ref();
+            let pad = src_len - s.len();
+            for (i, &id) in s.iter().enumerate() {
+                src_ids[(pad + i) * batch + b] = id;
+                src_mask[(pad + i) * batch + b] = 1.0;
+            }
+        }
+        if src_mask.iter().all(|&m| m == 1.0) {
+            src_mask.clear();
+        }
+        let mut decoder_ids = vec![PAD_ID; tgt_len * batch];
+        let mut targets = vec![PAD_ID; tgt_len * batch];
+        for (b, s) in outputs.iter().enumerate() {
+            let s = s.as_ref();
+            decoder_ids[b] = BOS_ID;
+            for (i, &id) in s.iter().enumerate() {
+                decoder_ids[(i + 1) * batch + b] = id;
+                targets[i * batch + b] = id;
+            }
+            targets[s.len() * batch + b] = EOS_ID;
+        }
+        PairBatch { batch, src_len, src_ids, src_mask, tgt_len, decoder_ids, targets }
+    }
+
+    /// Decoder targets that are not padding (tokens plus one `[EOS]` per sentence).
+    pub fn target_tokens(&self) -> usize {
+        self.targets.iter().filter(|&&t| t != PAD_ID).count()
     }
 }

@@ -76,7 +76,7 @@ pub fn load_split(dir: &Path, split: CorpusSplit) -> Result<Vec<String>> {
     match tried.iter().find(|p| p.is_file()) {
         Some(path) => read_sentences(path),
         None => Err(Error::invalid(
-            "--data",
+            "data",
             format!(
                 "no {} split in {}: expected {} or {} (one sentence per line)",
                 split.name(),

@@ -2,9 +2,11 @@
 
 pub mod batch;
 pub mod corpus;
+pub mod sentence;
 pub mod sst;
 pub mod vocab;
 
-pub use batch::{Batch, Example};
+pub use batch::{Batch, Example, PairBatch};
+pub use sentence::{gather, read_lines, Failure, Sentence, DEFAULT_MAX_TOKENS};
 pub use sst::{Split, Task, Tree};
 pub use vocab::{EncodedText, Vocab};

@@ -27,6 +27,15 @@ pub const PAD_TOKEN: &str = "[PAD]";
 pub const UNK_TOKEN: &str = "[UNK]";
 /// Id of [`PAD_TOKEN`].
 pub const PAD_ID: u32 = 0;
+
+/// The start-of-sentence token fed to the decoder first; always id 2.
+pub const BOS_TOKEN: &str = "[BOS]";
+/// The end-of-sentence token the decoder emits last; always id 3.
+pub const EOS_TOKEN: &str = "[EOS]";
+/// Id of [`BOS_TOKEN`].
+pub const BOS_ID: u32 = 2;
+/// Id of [`EOS_TOKEN`].
+pub const EOS_ID: u32 = 3;
 /// Id of [`UNK_TOKEN`].
 pub const UNK_ID: u32 = 1;
 

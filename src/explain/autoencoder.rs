@@ -13,37 +13,12 @@
 use candle_core::{DType, Tensor, D};
 use serde::{Deserialize, Serialize};
 
-use super::Sentence;
-use crate::checkpoint::LoadedAutoencoder;
-use crate::data::Vocab;
+use super::{Attribution, Provenance, ScoreKind, ValueKind};
+use crate::checkpoint::{LoadedAutoencoder, ModelSource};
+use crate::data::vocab::{BOS_ID, EOS_ID, EOS_TOKEN};
+use crate::data::{PairBatch, Sentence, Vocab};
 use crate::error::{Error, Result};
-use crate::model::autoencoder::{BOS_ID, EOS_ID, EOS_TOKEN};
 use crate::model::{Autoencoder, NoTrace};
-use crate::render::{Heatmap, Values};
-
-/// The decoder score that is differentiated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum DecoderScore {
-    /// The output token's logit `(W s_t + b)_y`.
-    #[default]
-    Logit,
-    /// Its log-probability `log softmax(W s_t + b)_y`.
-    Logprob,
-    /// Its probability `softmax(W s_t + b)_y`.
-    Prob,
-}
-
-impl DecoderScore {
-    /// The formula, for figure titles.
-    pub fn formula(self) -> &'static str {
-        match self {
-            DecoderScore::Logit => "S_t = logit of y_t",
-            DecoderScore::Logprob => "S_t = log p(y_t)",
-            DecoderScore::Prob => "S_t = p(y_t)",
-        }
-    }
-}
 
 /// Which output tokens are explained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, Default)]
@@ -71,6 +46,9 @@ pub struct Jacobian {
     pub inputs: usize,
     /// Embedding dimensions `d`.
     pub dim: usize,
+    /// The token the model ranks first at each output step, teacher-forced on the outputs
+    /// before it.
+    pub predicted: Vec<u32>,
 }
 
 /// The decoder's score of each of `outputs` (teacher-forced: step `t` reads `[BOS]` and
@@ -80,9 +58,21 @@ pub fn output_scores(
     model: &Autoencoder,
     x: &Tensor,
     outputs: &[u32],
-    score: DecoderScore,
+    score: ScoreKind,
     diagonal: bool,
 ) -> Result<Tensor> {
+    Ok(decoder_scores(model, x, outputs, score, diagonal)?.0)
+}
+
+/// [`output_scores`], and the decoder's logits `(m * batch, vocab)` (row `t * batch + b` is
+/// step `t` of batch row `b`).
+fn decoder_scores(
+    model: &Autoencoder,
+    x: &Tensor,
+    outputs: &[u32],
+    score: ScoreKind,
+    diagonal: bool,
+) -> Result<(Tensor, Tensor)> {
     let (_, batch, _) = x.dims3()?;
     let m = outputs.len();
     if m == 0 {
@@ -96,11 +86,7 @@ pub fn output_scores(
     }
     let y = model.embed(&decoder_ids, m, batch)?;
     let logits = model.decode_embedded(&state, &y, &mut NoTrace)?; // (m * batch, vocab)
-    let values = match score {
-        DecoderScore::Logit => logits,
-        DecoderScore::Logprob => candle_nn::ops::log_softmax(&logits, D::Minus1)?,
-        DecoderScore::Prob => candle_nn::ops::softmax(&logits, D::Minus1)?,
-    };
+    let values = score.apply(&logits)?;
     // Row r = t * batch + b holds step t of batch row b; pick the token y_t in each.
     let mut index = Vec::with_capacity(m * batch);
     for &token in outputs {
@@ -109,7 +95,7 @@ pub fn output_scores(
     let index = Tensor::from_vec(index, (m * batch, 1), x.device())?;
     let picked = values.gather(&index, 1)?.reshape((m, batch))?.t()?; // (batch, m)
     if !diagonal {
-        return Ok(picked);
+        return Ok((picked, logits));
     }
     if batch != m {
         return Err(Error::invalid(
@@ -119,13 +105,13 @@ pub fn output_scores(
     }
     let eye: Vec<f64> = (0..m * m).map(|k| if k / m == k % m { 1.0 } else { 0.0 }).collect();
     let eye = Tensor::from_vec(eye, (m, m), x.device())?.to_dtype(picked.dtype())?;
-    Ok((picked * eye)?.sum(1)?)
+    Ok(((picked * eye)?.sum(1)?, logits))
 }
 
 /// Scores and gradients of every output step with respect to every input embedding, in one
 /// backward pass. `ids` are the input tokens, `outputs` the tokens to explain (usually ending
 /// in `[EOS]`).
-pub fn jacobian(model: &Autoencoder, ids: &[u32], outputs: &[u32], score: DecoderScore) -> Result<Jacobian> {
+pub fn jacobian(model: &Autoencoder, ids: &[u32], outputs: &[u32], score: ScoreKind) -> Result<Jacobian> {
     let (n, m, d) = (ids.len(), outputs.len(), model.config().embedding_dim);
     if n == 0 {
         return Err(Error::invalid("text", "the sentence has no tokens"));
@@ -135,7 +121,10 @@ pub fn jacobian(model: &Autoencoder, ids: &[u32], outputs: &[u32], score: Decode
         tiled.extend(std::iter::repeat_n(id, m));
     }
     let x = candle_core::Var::from_tensor(&model.embed(&tiled, n, m)?)?;
-    let scores = output_scores(model, x.as_tensor(), outputs, score, true)?;
+    let (scores, logits) = decoder_scores(model, x.as_tensor(), outputs, score, true)?;
+    // Row t * m + t of the logits is step t of batch row t.
+    let ranked = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+    let predicted = (0..m).map(|t| ranked[t * m + t]).collect();
     let grads = scores.sum_all()?.backward()?;
     let g = grads
         .get(x.as_tensor())
@@ -143,71 +132,70 @@ pub fn jacobian(model: &Autoencoder, ids: &[u32], outputs: &[u32], score: Decode
     // (n, m, d) -> (m, n, d)
     let gradients = g.transpose(0, 1)?.contiguous()?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
     let scores = scores.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-    Ok(Jacobian { scores, gradients, outputs: m, inputs: n, dim: d })
+    Ok(Jacobian { scores, gradients, outputs: m, inputs: n, dim: d, predicted })
 }
 
-/// Where an autoencoder explanation came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AutoencoderProvenance {
-    /// The model directory.
-    pub model: String,
-    /// SHA-256 of its weights.
-    pub weights_sha256: String,
-    /// The score differentiated.
-    pub score: DecoderScore,
-    /// Which output tokens.
-    pub outputs: OutputChoice,
-    /// salient's version.
-    pub salient_version: String,
-}
-
-/// The saliency of one sentence, as plain data.
+/// The saliency of one sentence, as plain data: one [`Attribution`] per output token, whose
+/// class is that token and whose matrix is `|∂S_t/∂e_ij|` over the input tokens.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReconstructionSaliency {
-    /// The sentence's id (line number or `--text` ordinal).
+    /// The sentence's id (line number or ordinal of a given text).
     pub sentence: usize,
     /// The text as given.
     pub text: String,
-    /// Input tokens as the vocabulary sees them.
-    pub input_tokens: Vec<String>,
-    /// The user's characters for each input token.
-    pub input_words: Vec<String>,
-    /// Input tokens the vocabulary does not know (read as `[UNK]`).
-    pub unknown: Vec<bool>,
     /// Output tokens explained (`[EOS]` included when written).
     pub output_tokens: Vec<String>,
-    /// Whether the reconstruction equals the input.
+    /// Whether the model's greedy reconstruction equals the input (compared by id).
     pub exact: bool,
-    /// `S_t` for each output token.
-    pub scores: Vec<f32>,
-    /// `‖∂S_t/∂e_i‖₂`: one row per output token, one column per input token.
-    pub matrix: Vec<Vec<f32>>,
-    /// `|∂S_t/∂e_ij|`: per output token, per input token, per dimension.
-    pub gradients: Vec<Vec<Vec<f32>>>,
+    /// Per output token `t`: the input tokens x dimensions `|∂S_t/∂e_ij|` (`matrix`), their L2
+    /// norms `‖∂S_t/∂e_i‖₂` (`token_scores`), and `S_t` (`score`).
+    pub steps: Vec<Attribution>,
     /// How it was made.
-    pub provenance: AutoencoderProvenance,
+    pub provenance: Provenance,
+}
+
+impl ReconstructionSaliency {
+    /// The output × input matrix `‖∂S_t/∂e_i‖₂`: one row per output token.
+    pub fn matrix(&self) -> Vec<Vec<f32>> {
+        self.steps.iter().map(|a| a.token_scores.clone()).collect()
+    }
+}
+
+/// The provenance of autoencoder saliency with `score` over `outputs`.
+pub fn provenance(loaded: &LoadedAutoencoder, score: ScoreKind, outputs: OutputChoice) -> Provenance {
+    Provenance {
+        model: ModelSource::of_autoencoder(loaded),
+        arch: None,
+        task: None,
+        method: "grad".into(),
+        options: serde_json::json!({ "outputs": outputs }),
+        score: Some(score),
+        class: None,
+        seed: None,
+        salient_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
 }
 
 /// Explain one sentence. `max_steps` bounds the greedy reconstruction.
 pub fn explain(
     loaded: &LoadedAutoencoder,
     sentence: &Sentence,
-    score: DecoderScore,
+    score: ScoreKind,
     outputs: OutputChoice,
     max_steps: usize,
 ) -> Result<ReconstructionSaliency> {
     let model = &loaded.model;
-    let (output_ids, exact) = match outputs {
+    let b = PairBatch::new(&[&sentence.ids], &[&sentence.ids]);
+    let (mut greedy, ended) = model.greedy(&b, max_steps)?.remove(0);
+    let exact = ended && greedy == sentence.ids;
+    let output_ids = match outputs {
         OutputChoice::Greedy => {
-            let b = crate::model::autoencoder::PairBatch::new(&[&sentence.ids], &[&sentence.ids]);
-            let (mut tokens, ended) = model.greedy(&b, max_steps)?.remove(0);
-            let exact = ended && tokens == sentence.ids;
             if ended {
-                tokens.push(EOS_ID);
+                greedy.push(EOS_ID);
             }
-            (tokens, exact)
+            greedy
         }
-        OutputChoice::Reference => (sentence.ids.iter().copied().chain([EOS_ID]).collect::<Vec<_>>(), true),
+        OutputChoice::Reference => sentence.ids.iter().copied().chain([EOS_ID]).collect::<Vec<_>>(),
     };
     if output_ids.is_empty() {
         return Err(Error::invalid(
@@ -217,31 +205,39 @@ pub fn explain(
     }
     let j = jacobian(model, &sentence.ids, &output_ids, score)?;
     let (n, d) = (j.inputs, j.dim);
-    let mut matrix = Vec::with_capacity(j.outputs);
-    let mut gradients = Vec::with_capacity(j.outputs);
-    for t in 0..j.outputs {
-        let step = &j.gradients[t * n * d..(t + 1) * n * d];
-        matrix.push(step.chunks(d).map(|row| row.iter().map(|v| v * v).sum::<f64>().sqrt() as f32).collect());
-        gradients.push(step.chunks(d).map(|row| row.iter().map(|v| v.abs() as f32).collect()).collect());
-    }
+    let provenance = provenance(loaded, score, outputs);
+    let output_tokens: Vec<String> = output_ids.iter().map(|&id| token(&loaded.vocab, id)).collect();
+    let steps = (0..j.outputs)
+        .map(|t| {
+            let step = &j.gradients[t * n * d..(t + 1) * n * d];
+            Attribution {
+                sentence: sentence.id,
+                text: sentence.text.clone(),
+                tokens: sentence.tokens.clone(),
+                words: sentence.words.clone(),
+                ids: sentence.ids.clone(),
+                matrix: step.chunks(d).map(|row| row.iter().map(|v| v.abs() as f32).collect()).collect(),
+                value_label: "|∂S_t/∂e_ij|".into(),
+                token_scores: step.chunks(d).map(|row| row.iter().map(|v| v * v).sum::<f64>().sqrt() as f32).collect(),
+                token_score: "L2 norm over dimensions".into(),
+                values: ValueKind::Magnitude,
+                class: output_ids[t] as usize,
+                class_name: output_tokens[t].clone(),
+                predicted: j.predicted[t] as usize,
+                probabilities: Vec::new(),
+                score: Some(j.scores[t]),
+                completeness: None,
+                provenance: provenance.clone(),
+            }
+        })
+        .collect();
     Ok(ReconstructionSaliency {
         sentence: sentence.id,
         text: sentence.text.clone(),
-        input_tokens: sentence.tokens.clone(),
-        input_words: sentence.words.clone(),
-        unknown: sentence.ids.iter().map(|&id| id == crate::data::vocab::UNK_ID).collect(),
-        output_tokens: output_ids.iter().map(|&id| token(&loaded.vocab, id)).collect(),
+        output_tokens,
         exact,
-        scores: j.scores.iter().map(|&s| s as f32).collect(),
-        matrix,
-        gradients,
-        provenance: AutoencoderProvenance {
-            model: loaded.dir.display().to_string(),
-            weights_sha256: loaded.card.weights_sha256.clone(),
-            score,
-            outputs,
-            salient_version: env!("CARGO_PKG_VERSION").to_string(),
-        },
+        steps,
+        provenance,
     })
 }
 
@@ -250,65 +246,5 @@ fn token(vocab: &Vocab, id: u32) -> String {
         EOS_TOKEN.to_string()
     } else {
         vocab.id_to_token(id).unwrap_or_else(|| format!("#{id}"))
-    }
-}
-
-impl ReconstructionSaliency {
-    fn model_name(&self) -> String {
-        std::path::Path::new(&self.provenance.model)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| self.provenance.model.clone())
-    }
-
-    /// The output × input matrix as a heatmap: one row per output token, one column per input
-    /// token, the score of each output token noted on the right.
-    pub fn matrix_heatmap(&self) -> Heatmap {
-        Heatmap {
-            title: format!(
-                "{} · saliency of input tokens for each output token · {}",
-                self.model_name(),
-                self.provenance.score.formula()
-            ),
-            subtitle: vec![
-                format!("in : {}", self.text),
-                format!("out: {}{}", self.output_tokens.join(" "), if self.exact { "  (exact)" } else { "" }),
-            ],
-            row_labels: self.output_tokens.clone(),
-            muted_rows: vec![false; self.output_tokens.len()],
-            row_notes: self.scores.iter().map(|&s| crate::render::format_number(s)).collect(),
-            notes_title: "S_t".into(),
-            column_labels: self.input_words.clone(),
-            x_label: "input token".into(),
-            value_label: "‖∂S_t/∂e_i‖₂".into(),
-            values: self.matrix.iter().flatten().copied().collect(),
-            columns: self.input_tokens.len(),
-            kind: Values::Magnitude,
-        }
-    }
-
-    /// The map of output step `t`: input tokens × embedding dimensions, `|∂S_t/∂e_ij|`.
-    pub fn step_heatmap(&self, t: usize) -> Heatmap {
-        let dim = self.gradients[t].first().map_or(0, Vec::len);
-        Heatmap {
-            title: format!(
-                "{} · output {} `{}` · {}",
-                self.model_name(),
-                t + 1,
-                self.output_tokens[t],
-                self.provenance.score.formula()
-            ),
-            subtitle: vec![format!("in : {}", self.text)],
-            row_labels: self.input_words.clone(),
-            muted_rows: self.unknown.clone(),
-            row_notes: self.matrix[t].iter().map(|&s| crate::render::format_number(s)).collect(),
-            notes_title: "‖w‖₂".into(),
-            column_labels: (0..dim).map(|j| j.to_string()).collect(),
-            x_label: "embedding dimension".into(),
-            value_label: "|∂S_t/∂e_ij|".into(),
-            values: self.gradients[t].iter().flatten().copied().collect(),
-            columns: dim,
-            kind: Values::Magnitude,
-        }
     }
 }

@@ -4,10 +4,9 @@
 //! one-word sentence without its word is the empty input, read as the zero state). Forward
 //! passes only, all variants of a batch together.
 
-use super::{batch_allowing_empty, logits_of, Input, Method, Row, ScoreKind, Target};
+use super::{batch_allowing_empty, logits_of, Input, Method, Row, ScoreKind, Target, ValueKind};
 use crate::error::Result;
 use crate::model::Classifier;
-use crate::render::Values;
 
 /// Most sentences in one forward pass.
 pub const MAX_ROWS: usize = 2048;
@@ -34,8 +33,8 @@ impl Method for Erasure {
         serde_json::json!({ "removal": "delete the word" })
     }
 
-    fn values(&self) -> Values {
-        Values::Signed
+    fn values(&self) -> ValueKind {
+        ValueKind::Signed
     }
 
     fn default_score(&self) -> ScoreKind {

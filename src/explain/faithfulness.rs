@@ -10,22 +10,24 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::erasure::logits_of_sequences;
-use super::{softmax, Explainer, Method, ModelSource, ScoreKind, Sentence, Target};
+use super::{softmax, Explainer, Method, ScoreKind, Target};
+use crate::checkpoint::ModelSource;
+use crate::data::Sentence;
 use crate::error::{Error, Result};
 use crate::model::Arch;
 
 /// Options of a faithfulness run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FaithfulnessOptions {
+pub struct FaithfulnessConfig {
     /// Fractions of each sentence's tokens to remove or keep, each in `(0, 1]`.
     pub fractions: Vec<f64>,
     /// Seed of the random baseline.
     pub seed: u64,
 }
 
-impl Default for FaithfulnessOptions {
+impl Default for FaithfulnessConfig {
     fn default() -> Self {
-        FaithfulnessOptions { fractions: vec![0.1, 0.2, 0.5], seed: 1 }
+        FaithfulnessConfig { fractions: vec![0.1, 0.2, 0.5], seed: 1 }
     }
 }
 
@@ -46,8 +48,6 @@ pub struct MethodFaithfulness {
     pub aopc_comprehensiveness: f64,
     /// Mean of `sufficiency` over the fractions.
     pub aopc_sufficiency: f64,
-    /// Seconds spent computing the attributions.
-    pub seconds: f64,
 }
 
 /// A faithfulness run: one row per method, the random baseline last.
@@ -62,43 +62,9 @@ pub struct FaithfulnessReport {
     /// Number of sentences.
     pub sentences: usize,
     /// The options.
-    pub options: FaithfulnessOptions,
+    pub options: FaithfulnessConfig,
     /// The scores.
     pub methods: Vec<MethodFaithfulness>,
-}
-
-impl FaithfulnessReport {
-    /// A Markdown table: one row per method.
-    pub fn table(&self) -> String {
-        let pct = |f: f64| format!("{:.0}%", 100.0 * f);
-        let mut head = "| method |".to_string();
-        let mut rule = "| --- |".to_string();
-        for f in &self.options.fractions {
-            head += &format!(" comp {} |", pct(*f));
-            rule += " ---: |";
-        }
-        head += " AOPC comp ↑ |";
-        rule += " ---: |";
-        for f in &self.options.fractions {
-            head += &format!(" suff {} |", pct(*f));
-            rule += " ---: |";
-        }
-        head += " AOPC suff ↓ | seconds |";
-        rule += " ---: | ---: |";
-        let mut out = format!("{head}\n{rule}\n");
-        for m in &self.methods {
-            out += &format!("| {} |", m.method);
-            for v in &m.comprehensiveness {
-                out += &format!(" {v:.4} |");
-            }
-            out += &format!(" **{:.4}** |", m.aopc_comprehensiveness);
-            for v in &m.sufficiency {
-                out += &format!(" {v:.4} |");
-            }
-            out += &format!(" **{:.4}** | {:.1} |\n", m.aopc_sufficiency, m.seconds);
-        }
-        out
-    }
 }
 
 /// The top-`k` positions of `scores` (highest first; ties to the earlier position).
@@ -160,7 +126,6 @@ fn row(
     options: serde_json::Value,
     score: Option<ScoreKind>,
     (comp, suff): (Vec<f64>, Vec<f64>),
-    seconds: f64,
 ) -> MethodFaithfulness {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     MethodFaithfulness {
@@ -171,7 +136,6 @@ fn row(
         aopc_sufficiency: mean(&suff),
         comprehensiveness: comp,
         sufficiency: suff,
-        seconds,
     }
 }
 
@@ -183,7 +147,7 @@ pub fn evaluate(
     methods: &[&dyn Method],
     sentences: &[Sentence],
     score: Option<ScoreKind>,
-    options: &FaithfulnessOptions,
+    options: &FaithfulnessConfig,
     progress: &mut dyn FnMut(&str, usize),
 ) -> Result<FaithfulnessReport> {
     if let Some(f) = options.fractions.iter().find(|f| !(**f > 0.0 && **f <= 1.0)) {
@@ -196,15 +160,13 @@ pub fn evaluate(
     let mut classes: Option<Vec<usize>> = None;
     for method in methods {
         let target = Target { class: super::ClassChoice::Predicted, score: score.unwrap_or(method.default_score()) };
-        let start = std::time::Instant::now();
         let attributions =
             explainer.attribute(*method, sentences, &target, &mut |done| progress(method.name(), done))?;
-        let seconds = start.elapsed().as_secs_f64();
         let scores: Vec<Vec<f32>> = attributions.iter().map(|a| a.token_scores.clone()).collect();
         let predicted: Vec<usize> = attributions.iter().map(|a| a.predicted).collect();
         let cs = comprehensiveness_sufficiency(explainer, sentences, &scores, &predicted, &options.fractions)?;
         let used = method.uses_score().then_some(target.score);
-        rows.push(row(method.name(), method.options(), used, cs, seconds));
+        rows.push(row(method.name(), method.options(), used, cs));
         classes = Some(predicted);
     }
     let classes = match classes {
@@ -215,7 +177,6 @@ pub fn evaluate(
             explainer.attribute(&v, sentences, &target, &mut |_| {})?.iter().map(|a| a.predicted).collect()
         }
     };
-    let start = std::time::Instant::now();
     let random: Vec<Vec<f32>> = sentences
         .iter()
         .map(|s| {
@@ -225,7 +186,7 @@ pub fn evaluate(
         .collect();
     let cs = comprehensiveness_sufficiency(explainer, sentences, &random, &classes, &options.fractions)?;
     progress("random", sentences.len());
-    rows.push(row("random", serde_json::json!({ "seed": options.seed }), None, cs, start.elapsed().as_secs_f64()));
+    rows.push(row("random", serde_json::json!({ "seed": options.seed }), None, cs));
     let config = explainer.model().config();
     Ok(FaithfulnessReport {
         model: explainer.source().clone(),

@@ -8,10 +8,10 @@ use candle_core::DType;
 
 use super::{
     embed, embedding_gradients, fixed_classes, host_rows, real_positions, Input, Method, Row, ScoreKind, Target,
+    ValueKind,
 };
 use crate::error::{Error, Result};
 use crate::model::Classifier;
-use crate::render::Values;
 
 /// `grad` (`times_input: false`) or `grad-input` (`true`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,11 +38,11 @@ impl Method for Gradient {
         serde_json::json!({})
     }
 
-    fn values(&self) -> Values {
+    fn values(&self) -> ValueKind {
         if self.times_input {
-            Values::Signed
+            ValueKind::Signed
         } else {
-            Values::Magnitude
+            ValueKind::Magnitude
         }
     }
 

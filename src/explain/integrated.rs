@@ -10,12 +10,11 @@ use candle_core::{DType, Tensor};
 
 use super::{
     class_scores, embed, embedding_gradients, host_rows, real_positions, Baseline, Completeness, Input, Method, Row,
-    ScoreKind, Target,
+    ScoreKind, Target, ValueKind,
 };
 use crate::data::vocab::PAD_ID;
 use crate::error::{Error, Result};
 use crate::model::{Classifier, NoTrace};
-use crate::render::Values;
 
 /// Most tokens (sentences x steps x positions) in one forward and backward pass, which bounds the
 /// memory the backward pass holds (about 8 KiB a token for a BiLSTM).
@@ -32,7 +31,7 @@ impl IntegratedGradients {
     /// With `steps` interpolation steps (1 to 10,000) from `baseline`.
     pub fn new(steps: usize, baseline: Baseline) -> Result<Self> {
         if !(1..=10_000).contains(&steps) {
-            return Err(Error::invalid("--steps", format!("integrated gradients needs 1 to 10000 steps, got {steps}")));
+            return Err(Error::invalid("steps", format!("integrated gradients needs 1 to 10000 steps, got {steps}")));
         }
         Ok(IntegratedGradients { steps, baseline })
     }
@@ -47,8 +46,8 @@ impl Method for IntegratedGradients {
         serde_json::json!({ "steps": self.steps, "baseline": self.baseline, "rule": "midpoint" })
     }
 
-    fn values(&self) -> Values {
-        Values::Signed
+    fn values(&self) -> ValueKind {
+        ValueKind::Signed
     }
 
     fn value_label(&self, score: ScoreKind) -> String {

@@ -35,7 +35,6 @@ pub mod fused;
 pub mod gradient;
 pub mod integrated;
 mod score;
-mod sentence;
 pub mod smoothgrad;
 pub mod variance;
 pub mod views;
@@ -49,13 +48,11 @@ pub use score::{
     argmax, batch_allowing_empty, class_scores, embed, embedding_gradients, fixed_classes, host_rows, logits_of,
     real_positions, ClassChoice, GradientPass, ScoreKind, Target,
 };
-pub use sentence::{gather, read_lines, Sentence, SentenceError, DEFAULT_MAX_TOKENS};
 
-use crate::checkpoint::LoadedClassifier;
-use crate::data::Batch;
+use crate::checkpoint::ModelSource;
+use crate::data::{Batch, Sentence};
 use crate::error::{Error, Result};
 use crate::model::{Arch, Classifier};
-use crate::render::{format_number, Heatmap, Values};
 
 /// A batch of sentences handed to a [`Method`]: the sentences and their left-padded batch.
 #[derive(Debug, Clone)]
@@ -126,7 +123,7 @@ pub trait Method: Send + Sync {
         None
     }
     /// What its matrix holds.
-    fn values(&self) -> Values;
+    fn values(&self) -> ValueKind;
     /// The score it explains when none is asked for.
     fn default_score(&self) -> ScoreKind {
         ScoreKind::Paper
@@ -145,6 +142,19 @@ pub trait Method: Send + Sync {
     fn token_score(&self) -> &'static str;
     /// Attribute a batch: one [`Row`] per sentence of `input`, in order.
     fn attribute(&self, model: &Classifier, input: &Input, target: &Target) -> Result<Vec<Row>>;
+}
+
+/// What the numbers of a result are: this decides how they can be compared and drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueKind {
+    /// Non-negative sizes (|gradient|, variance).
+    #[default]
+    Magnitude,
+    /// Values of either sign (gradient x input, integrated gradients, hidden states).
+    Signed,
+    /// Values in `[0, 1]` (gate activations).
+    Unit,
 }
 
 /// Integrated gradients' baseline.
@@ -236,43 +246,14 @@ pub fn build_method(name: &str, params: &MethodParams) -> Result<Box<dyn Method>
     }
 }
 
-/// Where a model came from, for provenance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelSource {
-    /// The model directory.
-    pub dir: String,
-    /// SHA-256 of its `model.safetensors`.
-    pub weights_sha256: String,
-}
-
-impl ModelSource {
-    /// The source of a loaded model directory.
-    pub fn of(loaded: &LoadedClassifier) -> Self {
-        ModelSource { dir: loaded.dir.display().to_string(), weights_sha256: loaded.card.weights_sha256.clone() }
-    }
-
-    /// A model that was never saved (tests, benchmarks).
-    pub fn in_memory() -> Self {
-        ModelSource { dir: "(in memory)".into(), weights_sha256: String::new() }
-    }
-
-    /// A short name: the directory's last component.
-    pub fn name(&self) -> String {
-        std::path::Path::new(&self.dir)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or(self.dir.clone())
-    }
-}
-
 impl Provenance {
     /// Provenance of a view of `model`'s insides (no method options, score or class).
     pub fn view(model: &Classifier, source: &ModelSource, view: &str) -> Self {
         let config = model.config();
         Provenance {
             model: source.clone(),
-            arch: config.arch,
-            task: config.task,
+            arch: Some(config.arch),
+            task: Some(config.task),
             method: view.to_string(),
             options: serde_json::json!({}),
             score: None,
@@ -288,10 +269,10 @@ impl Provenance {
 pub struct Provenance {
     /// The model directory and its weights' checksum.
     pub model: ModelSource,
-    /// The model's architecture.
-    pub arch: Arch,
-    /// The model's task.
-    pub task: crate::data::Task,
+    /// The classifier's architecture (`None` for the autoencoder).
+    pub arch: Option<Arch>,
+    /// The classifier's task (`None` for the autoencoder).
+    pub task: Option<crate::data::Task>,
     /// The method or view.
     pub method: String,
     /// Its options.
@@ -328,14 +309,15 @@ pub struct Attribution {
     /// What a token score is.
     pub token_score: String,
     /// Magnitudes or signed values.
-    pub values: Values,
+    pub values: ValueKind,
     /// The class explained.
     pub class: usize,
     /// Its name.
     pub class_name: String,
     /// The predicted class.
     pub predicted: usize,
-    /// Softmax probabilities at the input.
+    /// Softmax probabilities at the input (empty for the autoencoder, whose classes are its
+    /// vocabulary).
     pub probabilities: Vec<f32>,
     /// `S_c` at the input (`None` for methods without a score).
     pub score: Option<f64>,
@@ -343,53 +325,6 @@ pub struct Attribution {
     pub completeness: Option<Completeness>,
     /// How it was made.
     pub provenance: Provenance,
-}
-
-impl Attribution {
-    /// The figure: tokens down, dimensions across, per-token scores at the right.
-    pub fn heatmap(&self) -> Heatmap {
-        let p = &self.provenance;
-        let mut title = format!("{} · {}", p.model.name(), p.method);
-        if let (Some(score), Some(_)) = (p.score, p.class) {
-            title += &format!(" · score {} · class {}", score.formula(), self.class_name);
-        }
-        let mut subtitle = vec![format!("#{}: {}", self.sentence, self.text)];
-        let names = p.task.class_names();
-        let predicted = names.get(self.predicted).copied().unwrap_or("?");
-        let mut line = format!("predicted {predicted} (p {})", format_number(self.probabilities[self.predicted]));
-        if let (Some(kind), Some(score)) = (p.score, self.score) {
-            line += &format!("; {} = {}", kind.formula(), format_number(score as f32));
-        }
-        subtitle.push(line);
-        if let Some(c) = &self.completeness {
-            subtitle.push(format!(
-                "completeness: sum of attributions {} vs S(x) - S(baseline) {} (error {}, {:.2}%)",
-                format_number(c.sum as f32),
-                format_number(c.delta as f32),
-                format_number(c.error as f32),
-                100.0 * c.relative
-            ));
-        }
-        let columns = self.matrix.first().map_or(1, Vec::len);
-        Heatmap {
-            title,
-            subtitle,
-            row_labels: self.words.clone(),
-            muted_rows: self.ids.iter().map(|&id| id == crate::data::vocab::UNK_ID).collect(),
-            row_notes: self.token_scores.iter().map(|&v| format_number(v)).collect(),
-            notes_title: "per token".into(),
-            column_labels: if columns == 1 {
-                vec![String::new()]
-            } else {
-                (0..columns).map(|j| j.to_string()).collect()
-            },
-            x_label: if columns == 1 { String::new() } else { "embedding dimension".into() },
-            value_label: self.value_label.clone(),
-            values: self.matrix.iter().flatten().copied().collect(),
-            columns,
-            kind: self.values,
-        }
-    }
 }
 
 /// Runs a [`Method`] over many sentences.
@@ -442,8 +377,8 @@ impl<'a> Explainer<'a> {
         let config = self.model.config();
         Provenance {
             model: self.source.clone(),
-            arch: config.arch,
-            task: config.task,
+            arch: Some(config.arch),
+            task: Some(config.task),
             method: method.name().to_string(),
             options: method.options(),
             score: method.uses_score().then_some(target.score),

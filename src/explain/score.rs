@@ -105,7 +105,7 @@ impl ClassChoice {
         }
         let names: Vec<String> = class_names.iter().enumerate().map(|(i, n)| format!("{i} ({n})")).collect();
         Err(Error::invalid(
-            "--class",
+            "class",
             format!("`{text}` is not a class of this model; use `predicted` or one of {}", names.join(", ")),
         ))
     }
@@ -118,7 +118,7 @@ impl ClassChoice {
                 ClassChoice::Predicted => Ok(argmax(row)),
                 ClassChoice::Fixed(c) if c < row.len() => Ok(c),
                 ClassChoice::Fixed(c) => Err(Error::invalid(
-                    "--class",
+                    "class",
                     format!("class {c} does not exist; the model has {} classes", row.len()),
                 )),
             })
@@ -138,7 +138,7 @@ pub fn fixed_classes(choice: ClassChoice, num_classes: usize, rows: usize) -> Re
         ClassChoice::Predicted => Ok(None),
         ClassChoice::Fixed(c) if c < num_classes => Ok(Some(vec![c; rows])),
         ClassChoice::Fixed(c) => {
-            Err(Error::invalid("--class", format!("class {c} does not exist; the model has {num_classes} classes")))
+            Err(Error::invalid("class", format!("class {c} does not exist; the model has {num_classes} classes")))
         }
     }
 }
@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(ClassChoice::parse("Very Negative", &names).unwrap(), ClassChoice::Fixed(0));
         assert_eq!(ClassChoice::parse("very-positive", &names).unwrap(), ClassChoice::Fixed(4));
         let e = ClassChoice::parse("7", &names).unwrap_err().to_string();
-        assert!(e.contains("--class") && e.contains("4 (very positive)"), "{e}");
+        assert!(e.contains("invalid class") && e.contains("4 (very positive)"), "{e}");
     }
 
     #[test]

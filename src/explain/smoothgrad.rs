@@ -12,10 +12,10 @@ use rand::{Rng, SeedableRng};
 use super::gradient::l2;
 use super::{
     class_scores, embed, embedding_gradients, host_rows, real_positions, Input, Method, Row, ScoreKind, Target,
+    ValueKind,
 };
 use crate::error::{Error, Result};
 use crate::model::{Classifier, NoTrace};
-use crate::render::Values;
 
 /// Most tokens (sentences x samples x positions) in one forward and backward pass, which bounds the
 /// memory the backward pass holds (about 8 KiB a token for a BiLSTM).
@@ -34,11 +34,11 @@ impl SmoothGrad {
     /// range, 0 to 10), seeded by `seed`.
     pub fn new(samples: usize, noise: f32, seed: u64) -> Result<Self> {
         if !(1..=10_000).contains(&samples) {
-            return Err(Error::invalid("--samples", format!("SmoothGrad needs 1 to 10000 samples, got {samples}")));
+            return Err(Error::invalid("samples", format!("SmoothGrad needs 1 to 10000 samples, got {samples}")));
         }
         if !(noise.is_finite() && (0.0..=10.0).contains(&noise)) {
             return Err(Error::invalid(
-                "--noise",
+                "noise",
                 format!("must be between 0 and 10 (a fraction of the embedding range; 0.1-0.2 is usual), got {noise}"),
             ));
         }
@@ -74,8 +74,8 @@ impl Method for SmoothGrad {
         Some(self.seed)
     }
 
-    fn values(&self) -> Values {
-        Values::Magnitude
+    fn values(&self) -> ValueKind {
+        ValueKind::Magnitude
     }
 
     fn value_label(&self, score: ScoreKind) -> String {

@@ -3,10 +3,9 @@
 //! token, the sum over `j` (the squared distance). It reads only the embeddings, so the class
 //! and score do not enter; the prediction is still recorded.
 
-use super::{argmax, logits_of, Input, Method, Row, ScoreKind, Target};
+use super::{argmax, logits_of, Input, Method, Row, ScoreKind, Target, ValueKind};
 use crate::error::Result;
 use crate::model::Classifier;
-use crate::render::Values;
 
 /// Variance saliency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,8 +28,8 @@ impl Method for Variance {
         serde_json::json!({})
     }
 
-    fn values(&self) -> Values {
-        Values::Magnitude
+    fn values(&self) -> ValueKind {
+        ValueKind::Magnitude
     }
 
     fn uses_score(&self) -> bool {

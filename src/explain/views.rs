@@ -10,10 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{argmax, Input, ModelSource, Provenance, Sentence};
+use super::{argmax, Input, Provenance, ValueKind};
+use crate::checkpoint::ModelSource;
+use crate::data::Sentence;
 use crate::error::{Error, Result};
 use crate::model::{Arch, Classifier, Direction, Gate, SiteKind, Trace, TraceRequest};
-use crate::render::{format_number, Heatmap, Values};
 
 /// Which view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -26,6 +27,15 @@ pub enum View {
     States,
     /// LSTM gate activations of a sentence.
     Gates,
+}
+
+/// A phrase's predicted class and its probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The class name.
+    pub class: String,
+    /// Its softmax probability.
+    pub probability: f32,
 }
 
 /// What a row of a [`MatrixView`] is.
@@ -56,10 +66,10 @@ pub struct MatrixView {
     pub column_labels: Vec<String>,
     /// `rows x columns`.
     pub matrix: Vec<Vec<f32>>,
-    /// A note per row (the predicted class of each phrase); may be empty.
-    pub row_notes: Vec<String>,
+    /// The predicted class of each row's phrase (representation view); empty for per-step views.
+    pub predictions: Vec<Prediction>,
     /// Signed values or gate activations in `[0, 1]`.
-    pub values: Values,
+    pub values: ValueKind,
     /// How it was made.
     pub provenance: Provenance,
 }
@@ -73,48 +83,10 @@ impl MatrixView {
             _ => "states".into(),
         }
     }
-
-    /// What the view shows, for titles.
-    pub fn describe(&self) -> String {
-        match (self.view, self.gate, self.direction) {
-            (View::Gates, Some(g), Some(d)) => format!("{} gate ({})", gate_name(g), direction_name(d)),
-            (View::Representation, ..) => "final representation".into(),
-            _ => "hidden states".into(),
-        }
-    }
-
-    /// The figure.
-    pub fn heatmap(&self) -> Heatmap {
-        let mut subtitle = Vec::new();
-        if let (Some(text), Some(first)) = (&self.text, self.rows.first()) {
-            subtitle.push(format!("#{}: {text}", first.sentence));
-        }
-        let x_label = match self.view {
-            View::Representation => "representation dimension",
-            _ => "hidden unit",
-        };
-        Heatmap {
-            title: format!("{} · {}", self.provenance.model.name(), self.describe()),
-            subtitle,
-            row_labels: self.rows.iter().map(|r| r.token.clone()).collect(),
-            muted_rows: Vec::new(),
-            row_notes: self.row_notes.clone(),
-            notes_title: if self.row_notes.is_empty() { String::new() } else { "predicted".into() },
-            column_labels: self.column_labels.clone(),
-            x_label: x_label.into(),
-            value_label: match self.view {
-                View::Gates => "activation".into(),
-                View::States => "h".into(),
-                View::Representation => "value".into(),
-            },
-            values: self.matrix.iter().flatten().copied().collect(),
-            columns: self.column_labels.len(),
-            kind: self.values,
-        }
-    }
 }
 
-fn gate_name(g: Gate) -> &'static str {
+/// The gate's name in file names and CSV (`input`, `forget`, ...).
+pub fn gate_name(g: Gate) -> &'static str {
     match g {
         Gate::Input => "input",
         Gate::Forget => "forget",
@@ -123,7 +95,8 @@ fn gate_name(g: Gate) -> &'static str {
     }
 }
 
-fn direction_name(d: Direction) -> &'static str {
+/// The direction's name in file names and CSV.
+pub fn direction_name(d: Direction) -> &'static str {
     match d {
         Direction::Forward => "forward",
         Direction::Backward => "backward",
@@ -166,14 +139,14 @@ pub fn representations(model: &Classifier, source: &ModelSource, sentences: &[Se
         rows: sentences.iter().map(|s| RowKey { sentence: s.id, position: None, token: s.words.join(" ") }).collect(),
         column_labels: column_labels(config.arch, config.hidden_dim),
         matrix: super::host_rows(repr)?,
-        row_notes: super::host_rows(&logits)?
+        predictions: super::host_rows(&logits)?
             .iter()
             .map(|l| {
                 let c = argmax(l);
-                format!("{} {}", names[c], format_number(super::softmax(l)[c]))
+                Prediction { class: names[c].to_string(), probability: super::softmax(l)[c] }
             })
             .collect(),
-        values: Values::Signed,
+        values: ValueKind::Signed,
         provenance: Provenance::view(model, source, "representation"),
     })
 }
@@ -218,8 +191,8 @@ pub fn states(model: &Classifier, source: &ModelSource, sentence: &Sentence) -> 
         rows: step_rows(sentence),
         column_labels: column_labels(config.arch, config.hidden_dim),
         matrix,
-        row_notes: Vec::new(),
-        values: Values::Signed,
+        predictions: Vec::new(),
+        values: ValueKind::Signed,
         provenance: Provenance::view(model, source, "states"),
     })
 }
@@ -230,8 +203,8 @@ pub fn gates(model: &Classifier, source: &ModelSource, sentence: &Sentence) -> R
     let config = model.config();
     if config.arch == Arch::Rnn {
         return Err(Error::invalid(
-            "--view",
-            "the rnn model has no gates; the gates view needs an lstm or bilstm model (try --view states)",
+            "view",
+            "the rnn model has no gates; the gates view needs an lstm or bilstm model (try the states view)",
         ));
     }
     let trace = traced(model, sentence, TraceRequest { gates: true, ..Default::default() })?;
@@ -247,8 +220,8 @@ pub fn gates(model: &Classifier, source: &ModelSource, sentence: &Sentence) -> R
                 rows: step_rows(sentence),
                 column_labels: (0..config.hidden_dim).map(|j| j.to_string()).collect(),
                 matrix: steps.get(0)?.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?,
-                row_notes: Vec::new(),
-                values: Values::Unit,
+                predictions: Vec::new(),
+                values: ValueKind::Unit,
                 provenance: Provenance::view(model, source, "gates"),
             });
         }

@@ -1,14 +1,15 @@
-//! `index.html`: every figure of a run on one page, with the inputs that failed.
+//! `index.html`: every figure of an output directory on one self-contained page (the SVG inline,
+//! no other file needed), with the inputs that failed.
 
 use serde::{Deserialize, Serialize};
 
-/// One line of the index.
+/// One entry of the page: a caption and its figures, or the reason it has none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexEntry {
     /// What it is ("#3: I hate the movie .").
     pub caption: String,
-    /// Its figure files, relative to the index.
-    pub files: Vec<String>,
+    /// Its figures as SVG documents, drawn inline.
+    pub figures: Vec<String>,
     /// Why it has no figure, if it failed.
     pub error: Option<String>,
 }
@@ -30,10 +31,11 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// An HTML page listing `entries` under `title`, figures inline.
+/// An HTML page listing `entries` under `title`. Figures are SVG documents written by salient's
+/// renderer (their text already escaped); they are placed inline without their XML declaration.
 pub fn index_html(title: &str, entries: &[IndexEntry]) -> String {
     let mut html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>\nbody {{ font-family: sans-serif; margin: 2em; }}\nfigure {{ margin: 0 0 2em 0; }}\nfigcaption {{ font-weight: bold; margin-bottom: 0.3em; }}\n.error {{ color: #b2182b; }}\n</style>\n</head>\n<body>\n<h1>{t}</h1>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>\nbody {{ font-family: sans-serif; margin: 2em; }}\nfigure {{ margin: 0 0 2em 0; }}\nfigcaption {{ font-weight: bold; margin-bottom: 0.3em; }}\nfigure svg {{ max-width: 100%; height: auto; display: block; margin-bottom: 0.5em; }}\n.error {{ color: #b2182b; }}\n</style>\n</head>\n<body>\n<h1>{t}</h1>\n",
         t = escape_html(title)
     );
     let failed = entries.iter().filter(|e| e.error.is_some()).count();
@@ -45,13 +47,20 @@ pub fn index_html(title: &str, entries: &[IndexEntry]) -> String {
         if let Some(err) = &e.error {
             html += &format!("<p class=\"error\">{}</p>\n", escape_html(err));
         }
-        for f in &e.files {
-            let f = escape_html(f);
-            html += &format!("<a href=\"{f}\"><img src=\"{f}\" alt=\"{f}\"></a>\n");
+        for svg in &e.figures {
+            html += strip_xml_declaration(svg).trim();
+            html += "\n";
         }
         html += "</figure>\n";
     }
     html + "</body>\n</html>\n"
+}
+
+fn strip_xml_declaration(svg: &str) -> &str {
+    match svg.trim_start().strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or(svg, |(_, body)| body),
+        None => svg,
+    }
 }
 
 #[cfg(test)]
@@ -59,17 +68,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn captions_and_names_are_escaped() {
+    fn captions_are_escaped_and_figures_inline() {
         let html = index_html(
             "run <1>",
             &[IndexEntry {
                 caption: "#1: <script>alert(1)</script> & co".into(),
-                files: vec!["a\".svg".into()],
+                figures: vec!["<?xml version=\"1.0\"?>\n<svg width=\"1\"></svg>".into()],
                 error: None,
             }],
         );
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"));
-        assert!(html.contains("a&quot;.svg"));
+        assert!(html.contains("<svg width=\"1\"></svg>") && !html.contains("<?xml"));
     }
 }

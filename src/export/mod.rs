@@ -1,35 +1,41 @@
-//! Writing results: CSV in long format, JSON with provenance, SVG figures and an HTML index, into
-//! an output directory that is checked before any work is done; [`batch`]: many figures from one
-//! TOML spec, with a manifest.
+//! Writing files: an output directory checked before any work is done ([`OutputDir`]), CSV
+//! tables ([`csv`]), JSON documents with their failures ([`Document`]) and a self-contained HTML
+//! page ([`index_html`]). What goes into them is decided by [`crate::figures`].
 //!
 //! Every file is written to a temporary name in its directory and then moved into place, so an
 //! interrupted run leaves no half-written file. A file that exists already is never replaced
 //! unless the [`OutputDir`] was opened with `overwrite` (the CLI's `--force`).
 
-pub mod batch;
 pub mod csv;
 mod index;
-pub mod reconstruction;
 
-pub use index::{index_html, IndexEntry};
+pub use index::{escape_html, index_html, IndexEntry};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Failure;
 use crate::error::{Error, Result};
 
-/// An output format.
+/// An output format. Every figure kind writes each of them from the same result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// One figure per sentence (or view), plus `index.html`.
+    /// One SVG file per figure.
     Svg,
-    /// The numbers in long format.
+    /// The numbers in long format, one line per number.
     Csv,
-    /// Everything, with provenance.
+    /// The results with their provenance and the inputs that failed.
     Json,
+    /// `index.html`: every figure of the directory inline on one page (opens from disk).
+    Html,
+}
+
+impl Format {
+    /// Every format, in the order files are written.
+    pub const ALL: [Format; 4] = [Format::Svg, Format::Csv, Format::Json, Format::Html];
 }
 
 /// A checked output directory.
@@ -42,14 +48,9 @@ pub struct OutputDir {
 impl OutputDir {
     /// Create `dir` if needed and check that files can be written into it.
     pub fn prepare(dir: &Path, overwrite: bool) -> Result<Self> {
-        let unwritable = |e: std::io::Error| {
-            Error::invalid(
-                "--out",
-                format!("cannot write into {}: {e}; choose a directory you can write to", dir.display()),
-            )
-        };
+        let unwritable = |e: std::io::Error| Error::OutputDir { dir: dir.to_path_buf(), message: e.to_string() };
         if dir.exists() && !dir.is_dir() {
-            return Err(Error::invalid("--out", format!("{} is a file, not a directory", dir.display())));
+            return Err(Error::OutputDir { dir: dir.to_path_buf(), message: "it is a file, not a directory".into() });
         }
         std::fs::create_dir_all(dir).map_err(unwritable)?;
         let probe = dir.join(format!(".salient-probe-{}", std::process::id()));
@@ -109,15 +110,6 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
     result
 }
 
-/// A bad input (a line of a file) that was skipped, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    /// Where it was ("line 3").
-    pub at: String,
-    /// What was wrong.
-    pub message: String,
-}
-
 /// The JSON document of a run: its results and the inputs that failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document<T> {
@@ -139,7 +131,7 @@ impl<T: Serialize> Document<T> {
 
     /// Pretty JSON.
     pub fn to_json(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec_pretty(self).map_err(|e| Error::invalid("results", format!("cannot write JSON: {e}")))
+        serde_json::to_vec_pretty(self).map_err(|e| Error::Encode { format: "JSON", message: e.to_string() })
     }
 }
 
@@ -152,8 +144,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = OutputDir::prepare(&dir.path().join("new/sub"), false).unwrap();
         out.write("a.txt", b"one").unwrap();
-        let err = out.write("a.txt", b"two").unwrap_err().to_string();
-        assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+        let err = out.write("a.txt", b"two").unwrap_err();
+        assert!(matches!(&err, Error::Exists { path } if path.ends_with("a.txt")), "{err}");
         assert_eq!(std::fs::read(out.path().join("a.txt")).unwrap(), b"one");
         assert!(out.check_free(&["a.txt"]).is_err());
         assert!(out.check_free(&["b.txt"]).is_ok());
@@ -169,7 +161,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
         std::fs::write(&file, "x").unwrap();
-        let err = OutputDir::prepare(&file, false).unwrap_err().to_string();
-        assert!(err.contains("--out") && err.contains("not a directory"), "{err}");
+        let err = OutputDir::prepare(&file, false).unwrap_err();
+        assert!(matches!(&err, Error::OutputDir { dir, .. } if dir == &file), "{err}");
+        assert!(err.to_string().contains("not a directory"), "{err}");
     }
 }

@@ -6,11 +6,12 @@
 //! 2. [`represent`]: each phrase's final representation through the model's trace hooks, with
 //!    its predicted class and probabilities (batched by length, so no padding is involved).
 //! 3. [`project`]: [t-SNE](tsne) (Barnes-Hut, seeded, bit-reproducible) or [PCA](pca) (exact).
-//! 4. [`Projection`]: plain serde data, one [`ProjectedPoint`] per phrase, with provenance;
-//!    [`figure`] makes it a scatter plot and CSV.
+//! 4. [`Projection`]: plain serde data, one [`ProjectedPoint`] per phrase, with provenance.
+//!
+//! [`phrases`] says where phrases come from (a file, an SST sample, a shipped preset).
 
-pub mod figure;
 pub mod pca;
+pub mod phrases;
 pub mod tsne;
 
 use std::collections::HashMap;
@@ -20,11 +21,12 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::ModelSource;
 use crate::data::sst::Tree;
+use crate::data::{Failure, Sentence};
 use crate::data::{Task, Vocab};
 use crate::error::{Error, Result};
-use crate::explain::{argmax, embed, host_rows, softmax, ModelSource, Sentence};
-use crate::export::Failure;
+use crate::explain::{argmax, embed, host_rows, softmax};
 use crate::model::{Classifier, Trace, TraceRequest};
 
 pub use tsne::{Init, TsneParams};
@@ -105,7 +107,7 @@ impl PhraseSet {
         }
         if n == 0 || n > pool.len() {
             return Err(Error::invalid(
-                "--sample",
+                "sample",
                 format!("{n} phrases asked for; the {split} split has {} unique labelled phrases", pool.len()),
             ));
         }
@@ -126,7 +128,7 @@ impl PhraseSet {
         }
         if set.phrases.len() < n {
             return Err(Error::invalid(
-                "--sample",
+                "sample",
                 format!(
                     "{n} phrases asked for; the {split} split has {} unique labelled phrases the model can read",
                     set.phrases.len()

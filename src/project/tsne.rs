@@ -96,18 +96,18 @@ impl TsneParams {
     /// Check the settings against `n` points: every rule names its option and the fix.
     pub fn check(&self, n: usize) -> Result<()> {
         if !(self.perplexity.is_finite() && self.perplexity > 0.0) {
-            return Err(Error::invalid("--perplexity", format!("{} is not a positive number", self.perplexity)));
+            return Err(Error::invalid("perplexity", format!("{} is not a positive number", self.perplexity)));
         }
         let needed = (3.0 * self.perplexity).ceil() as usize + 1;
         if n < needed {
             let most = ((n.max(1) - 1) as f64 / 3.0).floor();
             let fix = if most >= 1.0 {
-                format!("use --perplexity {most} or less, or give more phrases")
+                format!("use a perplexity of {most} or less, or give more phrases")
             } else {
                 "give at least 4 phrases".to_string()
             };
             return Err(Error::invalid(
-                "--perplexity",
+                "perplexity",
                 format!(
                     "perplexity {} needs at least {needed} points (3 x perplexity + 1), and there are {n}; {fix}",
                     self.perplexity
@@ -115,16 +115,16 @@ impl TsneParams {
             ));
         }
         if self.iterations == 0 {
-            return Err(Error::invalid("--iterations", "needs at least 1 step"));
+            return Err(Error::invalid("iterations", "needs at least 1 step"));
         }
         if let Some(lr) = self.learning_rate {
             if !(lr.is_finite() && lr > 0.0) {
-                return Err(Error::invalid("--learning-rate", format!("{lr} is not a positive number")));
+                return Err(Error::invalid("learning_rate", format!("{lr} is not a positive number")));
             }
         }
         if !(self.theta.is_finite() && self.theta >= 0.0) {
             return Err(Error::invalid(
-                "--theta",
+                "theta",
                 format!("{} must be 0 (exact) or positive (0.5 is usual)", self.theta),
             ));
         }
@@ -167,7 +167,7 @@ pub fn tsne_with_progress(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
-        .map_err(|e| Error::invalid("--threads", format!("cannot start {threads} threads: {e}")))?;
+        .map_err(|e| Error::invalid("threads", format!("cannot start {threads} threads: {e}")))?;
     pool.install(|| {
         let p = joint_probabilities(data, n, d, params.perplexity);
         let init = match params.init {
@@ -637,7 +637,7 @@ mod tests {
     #[test]
     fn too_few_points_name_the_perplexity() {
         let e = TsneParams::default().check(50).unwrap_err().to_string();
-        assert!(e.contains("--perplexity") && e.contains("91") && e.contains("50") && e.contains("16"), "{e}");
+        assert!(e.contains("invalid perplexity") && e.contains("91") && e.contains("50") && e.contains("16"), "{e}");
         assert!(TsneParams { perplexity: 16.0, ..Default::default() }.check(50).is_ok());
     }
 }

@@ -161,7 +161,7 @@ impl Default for RenderOptions {
 /// A colour scale from the user's `--vmin` / `--vmax`, either of which may be missing: the other
 /// end comes from `auto` (or, for signed values with only one end given, mirrors it).
 pub fn user_range(kind: Values, vmin: Option<f32>, vmax: Option<f32>, auto: (f32, f32)) -> Result<(f32, f32)> {
-    for (name, v) in [("--vmin", vmin), ("--vmax", vmax)] {
+    for (name, v) in [("vmin", vmin), ("vmax", vmax)] {
         if let Some(v) = v {
             if !v.is_finite() {
                 return Err(Error::invalid(name, format!("must be a finite number, got {v}")));
@@ -177,7 +177,7 @@ pub fn user_range(kind: Values, vmin: Option<f32>, vmax: Option<f32>, auto: (f32
     if lo < hi {
         Ok((lo, hi))
     } else {
-        Err(Error::invalid("--vmin/--vmax", format!("the scale needs vmin < vmax, got vmin {lo} and vmax {hi}")))
+        Err(Error::invalid("vmin/vmax", format!("the scale needs vmin < vmax, got vmin {lo} and vmax {hi}")))
     }
 }
 

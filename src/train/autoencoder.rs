@@ -15,10 +15,11 @@ use super::{
 };
 use crate::checkpoint::{self, ModelCard, AUTOENCODER_FORMAT};
 use crate::data::corpus::{self, CorpusSplit};
+use crate::data::vocab::{BOS_TOKEN, EOS_TOKEN};
+use crate::data::PairBatch;
 use crate::data::Vocab;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate_reconstruction, ReconstructionScores};
-use crate::model::autoencoder::{PairBatch, BOS_TOKEN, EOS_TOKEN};
 use crate::model::{Autoencoder, AutoencoderConfig, Dropout, NoTrace};
 
 /// Everything that defines an autoencoder training run.
@@ -82,22 +83,22 @@ impl Default for AutoencoderOptions {
 impl AutoencoderOptions {
     fn validate(&self) -> Result<DType> {
         for (name, v) in [
-            ("--embedding-dim", self.embedding_dim),
-            ("--hidden-dim", self.hidden_dim),
-            ("--max-len", self.max_len),
-            ("--epochs", self.epochs),
-            ("--batch-size", self.batch_size),
-            ("--patience", self.patience),
+            ("embedding_dim", self.embedding_dim),
+            ("hidden_dim", self.hidden_dim),
+            ("max_len", self.max_len),
+            ("epochs", self.epochs),
+            ("batch_size", self.batch_size),
+            ("patience", self.patience),
         ] {
             if v == 0 {
                 return Err(Error::invalid(name, "must be at least 1"));
             }
         }
         if self.vocab_size < 5 {
-            return Err(Error::invalid("--vocab-size", "must be at least 5 (4 special tokens and one word)"));
+            return Err(Error::invalid("vocab_size", "must be at least 5 (4 special tokens and one word)"));
         }
         if self.clip_norm.is_nan() || self.clip_norm <= 0.0 {
-            return Err(Error::invalid("--clip-norm", format!("must be positive, got {}", self.clip_norm)));
+            return Err(Error::invalid("clip_norm", format!("must be positive, got {}", self.clip_norm)));
         }
         check_common(self.lr, self.dropout, &self.weights_dtype)
     }

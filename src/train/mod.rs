@@ -24,10 +24,11 @@ use rand::SeedableRng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{self, ModelCard, SplitScores};
+use crate::checkpoint::{self, ModelCard};
 use crate::data::{batch, sst, Batch, Split, Task, Vocab};
 use crate::error::{Error, Result};
 use crate::eval::evaluate;
+use crate::eval::SplitScores;
 use crate::model::embedding::Embedding;
 use crate::model::{Arch, Classifier, ClassifierConfig, Dropout, NoTrace};
 use adagrad::{AdaGrad, AdaGradConfig};
@@ -200,11 +201,11 @@ impl TrainOptions {
 
     fn validate(&self) -> Result<DType> {
         let positive = [
-            ("--embedding-dim", self.embedding_dim),
-            ("--hidden-dim", self.hidden_dim),
-            ("--epochs", self.epochs),
-            ("--batch-size", self.batch_size),
-            ("--patience", self.patience),
+            ("embedding_dim", self.embedding_dim),
+            ("hidden_dim", self.hidden_dim),
+            ("epochs", self.epochs),
+            ("batch_size", self.batch_size),
+            ("patience", self.patience),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -212,7 +213,7 @@ impl TrainOptions {
             }
         }
         if !(self.l2 >= 0.0 && self.l2.is_finite()) {
-            return Err(Error::invalid("--l2", format!("must be >= 0, got {}", self.l2)));
+            return Err(Error::invalid("l2", format!("must be >= 0, got {}", self.l2)));
         }
         check_common(self.lr, self.dropout, &self.weights_dtype)
     }
@@ -230,15 +231,15 @@ impl TrainOptions {
 /// weights' storage type (`f32` or `f16`), which it returns.
 fn check_common(lr: f64, dropout: f32, weights_dtype: &str) -> Result<DType> {
     if !(lr > 0.0 && lr.is_finite()) {
-        return Err(Error::invalid("--lr", format!("must be a positive number, got {lr}")));
+        return Err(Error::invalid("lr", format!("must be a positive number, got {lr}")));
     }
     if !(0.0..1.0).contains(&dropout) {
-        return Err(Error::invalid("--dropout", format!("must be in [0, 1), got {dropout}")));
+        return Err(Error::invalid("dropout", format!("must be in [0, 1), got {dropout}")));
     }
     match weights_dtype {
         "f32" => Ok(DType::F32),
         "f16" => Ok(DType::F16),
-        other => Err(Error::invalid("--weights-dtype", format!("expected f32 or f16, got `{other}`"))),
+        other => Err(Error::invalid("weights_dtype", format!("expected f32 or f16, got `{other}`"))),
     }
 }
 
@@ -344,7 +345,7 @@ pub fn ensure_fresh(out_dir: &Path) -> Result<()> {
     for existing in [out_dir.join(CHECKPOINT_DIR), out_dir.join(checkpoint::CONFIG_FILE)] {
         if existing.exists() {
             return Err(Error::invalid(
-                "--out",
+                "out",
                 format!(
                 "{} already holds a training run ({} exists); pass --resume to continue it, or choose another --out",
                 out_dir.display(), existing.display()

@@ -1,14 +1,13 @@
-//! From a phrase source to files: where phrases come from ([`PhraseSource`], presets), the
-//! scatter figure of a [`Projection`], and its CSV.
+//! Where the phrases of a projection come from: a file, a sample of an SST split, or a shipped
+//! preset ([`PhraseSource`], [`PRESETS`]).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{PhraseSet, Projection};
+use super::PhraseSet;
 use crate::data::{sst, Split, Task, Vocab};
 use crate::error::{Error, Result};
-use crate::render::{Labels, Scatter, ScatterPoint};
 
 /// A shipped phrase list (`data/presets/<name>/`, compiled into the binary).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,14 +33,17 @@ pub const PRESETS: &[Preset] = &[Preset {
     perplexity: 10.0,
 }];
 
+/// The names of the presets.
+pub fn preset_names() -> Vec<&'static str> {
+    PRESETS.iter().map(|p| p.name).collect()
+}
+
 /// The preset called `name`.
 pub fn preset(name: &str) -> Result<&'static Preset> {
-    PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
-        Error::invalid(
-            "--preset",
-            format!("no preset `{name}`; known: {}", PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")),
-        )
-    })
+    PRESETS
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| Error::UnknownPreset { name: name.to_string(), known: preset_names().join(", ") })
 }
 
 /// Where the phrases of a projection come from.
@@ -105,72 +107,4 @@ impl PhraseSource {
 
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
-}
-
-/// The scatter figure of a projection: coloured by gold label when every phrase has one,
-/// otherwise by predicted class.
-pub fn scatter(projection: &Projection, source: &str, labels: Labels) -> Scatter {
-    let by_gold = projection.points.iter().all(|p| p.gold.is_some());
-    let class_of = |name: &str| projection.classes.iter().position(|c| c == name).unwrap_or(0);
-    let (method, axes) = match &projection.method {
-        super::Method::Tsne(p) => (
-            format!(
-                "t-SNE (perplexity {}, {} iterations, theta {}, seed {})",
-                p.perplexity, p.iterations, p.theta, p.seed
-            ),
-            ("t-SNE 1".to_string(), "t-SNE 2".to_string()),
-        ),
-        super::Method::Pca => {
-            let r = |k: usize| projection.explained_variance_ratio.get(k).map_or(0.0, |v| v * 100.0);
-            ("PCA".to_string(), (format!("PC1 ({:.1}% of variance)", r(0)), format!("PC2 ({:.1}% of variance)", r(1))))
-        }
-    };
-    let mut subtitle = vec![format!("{source} · {method}")];
-    if let Some(kl) = projection.kl_divergence {
-        subtitle.push(format!("KL divergence {kl:.4}"));
-    }
-    Scatter {
-        title: format!("{} · final representations", projection.model.name()),
-        subtitle,
-        points: projection
-            .points
-            .iter()
-            .map(|p| ScatterPoint {
-                x: p.x,
-                y: p.y,
-                label: p.phrase.clone(),
-                class: class_of(if by_gold { p.gold.as_deref().unwrap_or("") } else { &p.predicted }),
-                highlighted: p.highlighted,
-            })
-            .collect(),
-        classes: projection.classes.clone(),
-        legend_title: if by_gold { "gold label".into() } else { "predicted class".into() },
-        x_label: axes.0,
-        y_label: axes.1,
-        labels,
-    }
-}
-
-/// The projection as CSV: `phrase,at,x,y,gold,predicted,highlighted,p_<class>...`.
-pub fn csv(projection: &Projection) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> =
-        ["phrase", "at", "x", "y", "gold", "predicted", "highlighted"].iter().map(|s| s.to_string()).collect();
-    header.extend(projection.classes.iter().map(|c| format!("p_{c}")));
-    let bad = |e: csv::Error| Error::invalid("results", format!("cannot write CSV: {e}"));
-    w.write_record(&header).map_err(bad)?;
-    for p in &projection.points {
-        let mut record = vec![
-            p.phrase.clone(),
-            p.at.clone(),
-            p.x.to_string(),
-            p.y.to_string(),
-            p.gold.clone().unwrap_or_default(),
-            p.predicted.clone(),
-            p.highlighted.to_string(),
-        ];
-        record.extend(p.probabilities.iter().map(|v| v.to_string()));
-        w.write_record(&record).map_err(bad)?;
-    }
-    w.into_inner().map_err(|e| Error::invalid("results", format!("cannot write CSV: {e}")))
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::vocab::{Vocab, UNK_ID};
-use crate::error::Result;
+use crate::error::{Result, SentenceError};
 
 /// The default limit on a sentence's length, in tokens (the longest SST sentence has 56).
 pub const DEFAULT_MAX_TOKENS: usize = 120;
@@ -23,50 +23,6 @@ pub struct Sentence {
     pub tokens: Vec<String>,
     /// The user's characters for each token (for figures).
     pub words: Vec<String>,
-}
-
-/// Why a sentence cannot be explained.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SentenceError {
-    /// Nothing but whitespace.
-    #[error("{at}: the sentence is empty; give at least one word")]
-    Empty {
-        /// Where it came from ("line 3", "--text 1").
-        at: String,
-    },
-    /// Every token is outside the vocabulary, so the model would see only `[UNK]`.
-    #[error(
-        "{at}: every word is unknown to the model's vocabulary ({}); it would see only [UNK], so there is nothing to explain. Use words from its training data",
-        .words.join(" ")
-    )]
-    AllUnknown {
-        /// Where it came from.
-        at: String,
-        /// The words.
-        words: Vec<String>,
-    },
-    /// More tokens than the limit.
-    #[error("{at}: {tokens} tokens, more than the limit of {max}; split the sentence or raise --max-tokens")]
-    TooLong {
-        /// Where it came from.
-        at: String,
-        /// Its length in tokens.
-        tokens: usize,
-        /// The limit.
-        max: usize,
-    },
-}
-
-impl SentenceError {
-    /// Where the sentence came from ("line 3", "--text 1").
-    pub fn at(&self) -> &str {
-        match self {
-            SentenceError::Empty { at } | SentenceError::AllUnknown { at, .. } | SentenceError::TooLong { at, .. } => {
-                at
-            }
-        }
-    }
 }
 
 impl Sentence {
@@ -142,7 +98,7 @@ pub fn gather(texts: &[String], file: Option<&str>, vocab: &Vocab, max_tokens: u
         None => texts
             .iter()
             .enumerate()
-            .map(|(i, t)| Sentence::encode(vocab, i + 1, &format!("--text {}", i + 1), t, max_tokens))
+            .map(|(i, t)| Sentence::encode(vocab, i + 1, &format!("text {}", i + 1), t, max_tokens))
             .collect(),
     }
 }
@@ -158,12 +114,12 @@ mod tests {
     #[test]
     fn bad_sentences_say_what_is_wrong() {
         let v = vocab();
-        let err = |text: &str, max| Sentence::encode(&v, 1, "--text 1", text, max).unwrap_err().to_string();
-        assert!(err("   ", 10).contains("--text 1: the sentence is empty"));
+        let err = |text: &str, max| Sentence::encode(&v, 1, "text 1", text, max).unwrap_err().to_string();
+        assert!(err("   ", 10).contains("text 1: the sentence is empty"));
         let e = err("zorp blargh", 10);
         assert!(e.contains("every word is unknown") && e.contains("zorp blargh"), "{e}");
         let e = err("i like the movie .", 3);
-        assert!(e.contains("5 tokens, more than the limit of 3") && e.contains("--max-tokens"), "{e}");
+        assert!(e.contains("5 tokens, more than the limit of 3") && e.contains("raise the limit"), "{e}");
         let ok = Sentence::encode(&v, 1, "x", "I like zorp", 10).unwrap();
         assert_eq!(ok.unknown_words(), ["zorp"]);
         assert_eq!(ok.words, ["I", "like", "zorp"]);
@@ -178,4 +134,13 @@ mod tests {
         assert!(lines[1].as_ref().unwrap_err().to_string().starts_with("line 3:"));
         assert_eq!(lines[2].as_ref().unwrap().id, 4);
     }
+}
+
+/// A bad input (a line of a file) that was skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Where it was ("line 3").
+    pub at: String,
+    /// What was wrong.
+    pub message: String,
 }

@@ -1,0 +1,260 @@
+//! The `faithfulness` figure: how faithful each attribution method is to the model, on an SST
+//! split.
+//!
+//! Comprehensiveness: how much the predicted class's probability falls when a sentence's top 10,
+//! 20, 50% tokens by attribution are removed (higher is better). Sufficiency: how much it falls
+//! when only those tokens are kept (lower is better). AOPC is the mean over the fractions. A
+//! seeded random attribution is the baseline. Files: `faithfulness.svg` (methods x measures),
+//! `faithfulness.csv`, `faithfulness.json`, `index.html`; [`markdown`] is the table the command
+//! prints.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    clap_defaults, Entry, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime, SeedArg,
+    Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
+};
+use crate::checkpoint::{load_classifier, ModelSource};
+use crate::data::{sst, Sentence, Split};
+use crate::error::Result;
+use crate::explain::faithfulness::{evaluate, FaithfulnessConfig, FaithfulnessReport};
+use crate::explain::{build_method, method_names, Explainer, Method, ScoreKind};
+use crate::export::csv::Table;
+use crate::export::{Document, OutputDir};
+use crate::render::{Heatmap, Values};
+
+/// Options of a faithfulness table (`salient faithfulness`, `kind = "faithfulness"`).
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaithfulnessOptions {
+    /// The model.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub model: ModelArg,
+    /// Methods, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "grad,grad-input,ig,smoothgrad,erasure,variance",
+        value_parser = clap::builder::PossibleValuesParser::new(method_names())
+    )]
+    pub methods: Vec<String>,
+    /// Directory with SST trees.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
+    pub data: PathBuf,
+    /// Which split's sentences (binary models skip neutral ones).
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    pub split: Split,
+    /// Only the first N sentences.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// The score the attributions explain [default: each method's own: paper, logprob for
+    /// erasure].
+    #[arg(long, value_enum)]
+    pub score: Option<ScoreKind>,
+    /// Options of the methods that take any.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub method_args: MethodArgs,
+    /// The seed.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub seed: SeedArg,
+    /// Sentences per batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+}
+
+impl Default for FaithfulnessOptions {
+    fn default() -> Self {
+        clap_defaults()
+    }
+}
+
+impl FaithfulnessOptions {
+    /// Score the methods.
+    pub fn report(&self, runtime: &Runtime, progress: &mut dyn Progress) -> Result<FaithfulnessReport> {
+        let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
+        let params = self.method_args.params(self.seed.seed);
+        let methods: Vec<Box<dyn Method>> = self
+            .methods
+            .iter()
+            .filter(|m| !m.trim().is_empty())
+            .map(|m| build_method(m, &params))
+            .collect::<Result<_>>()?;
+        let task = loaded.card.model.task;
+        let trees = sst::load_split(&self.data, self.split)?;
+        let mut sentences: Vec<Sentence> = trees
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| task.map_label(t.root_label()).is_some())
+            .map(|(i, t)| Sentence::from_tokens(&loaded.vocab, i + 1, &t.tokens))
+            .filter(|s| !s.is_empty())
+            .collect();
+        if let Some(n) = self.limit {
+            sentences.truncate(n);
+        }
+        let explainer = Explainer::new(&loaded.model, ModelSource::of(&loaded))
+            .batch_size(self.batch_size)
+            .threads(runtime.threads);
+        let refs: Vec<&dyn Method> = methods.iter().map(|m| m.as_ref()).collect();
+        let mut current = String::new();
+        evaluate(
+            &explainer,
+            &refs,
+            &sentences,
+            self.score,
+            &FaithfulnessConfig { seed: self.seed.seed, ..Default::default() },
+            &mut |name, done| {
+                if name != current {
+                    current = name.to_string();
+                    progress.stage(name, sentences.len());
+                }
+                progress.advance(done);
+            },
+        )
+    }
+
+    /// Write `report` into `out` in every one of `formats`.
+    pub fn write(
+        &self,
+        report: &FaithfulnessReport,
+        out: &OutputDir,
+        formats: &[Format],
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<String>> {
+        let plan = Plan {
+            panels: vec!["faithfulness".into()],
+            tables: vec!["faithfulness.csv"],
+            document: "faithfulness.json",
+        };
+        let mut writer = Writer::new(out, formats, plan)?;
+        let panels = [Panel::heatmap("faithfulness".into(), heatmap(report), 0)];
+        let entries = [Entry { caption: caption(report, self.split), panels: vec![0], error: None }];
+        let title = format!("{} · faithfulness", report.model.name());
+        writer.figures(&title, &panels, &entries, &Default::default(), progress)?;
+        writer.tables(|| Ok(vec![table(report)?]))?;
+        writer.document(|| Document::new("salient faithfulness", vec![report.clone()], Vec::new()).to_json())?;
+        Ok(writer.finish())
+    }
+}
+
+fn caption(report: &FaithfulnessReport, split: Split) -> String {
+    format!(
+        "{} ({} {}) on {} {} sentences; removing / keeping the top {} tokens",
+        report.model.name(),
+        report.arch,
+        report.task,
+        report.sentences,
+        split,
+        report.options.fractions.iter().map(|f| percent(*f)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+impl Figure for FaithfulnessOptions {
+    const KIND: &'static str = "faithfulness";
+    const PATHS: &'static [&'static str] = &["model", "data"];
+
+    fn make(
+        &self,
+        runtime: &Runtime,
+        out: &OutputDir,
+        formats: &[Format],
+        progress: &mut dyn Progress,
+    ) -> Result<FigureOutput> {
+        // Fail on an existing file before the work.
+        let plan = Plan {
+            panels: vec!["faithfulness".into()],
+            tables: vec!["faithfulness.csv"],
+            document: "faithfulness.json",
+        };
+        Writer::new(out, formats, plan)?;
+        let report = self.report(runtime, progress)?;
+        let files = self.write(&report, out, formats, progress)?;
+        Ok(FigureOutput {
+            model: Some(report.model.clone()),
+            files,
+            settings: serde_json::to_value(&report.options).unwrap_or_default(),
+            notes: Vec::new(),
+            failures: Vec::new(),
+            summary: format!("scored {} method(s) on {} sentence(s)", report.methods.len(), report.sentences),
+        })
+    }
+}
+
+fn percent(f: f64) -> String {
+    format!("{:.0}%", 100.0 * f)
+}
+
+/// The measures of a report, in column order: comprehensiveness per fraction, its AOPC,
+/// sufficiency per fraction, its AOPC.
+fn measures(report: &FaithfulnessReport) -> Vec<String> {
+    let fractions = &report.options.fractions;
+    let mut names: Vec<String> = fractions.iter().map(|f| format!("comp {}", percent(*f))).collect();
+    names.push("AOPC comp ↑".into());
+    names.extend(fractions.iter().map(|f| format!("suff {}", percent(*f))));
+    names.push("AOPC suff ↓".into());
+    names
+}
+
+fn values_of(m: &crate::explain::faithfulness::MethodFaithfulness) -> Vec<f64> {
+    let mut v = m.comprehensiveness.clone();
+    v.push(m.aopc_comprehensiveness);
+    v.extend(&m.sufficiency);
+    v.push(m.aopc_sufficiency);
+    v
+}
+
+/// A Markdown table: one row per method, AOPC in bold.
+pub fn markdown(report: &FaithfulnessReport) -> String {
+    let names = measures(report);
+    let aopc = |k: usize| names[k].starts_with("AOPC");
+    let mut out = format!("| method | {} |\n| --- |{}\n", names.join(" | "), " ---: |".repeat(names.len()));
+    for m in &report.methods {
+        out += &format!("| {} |", m.method);
+        for (k, v) in values_of(m).iter().enumerate() {
+            out += &if aopc(k) { format!(" **{v:.4}** |") } else { format!(" {v:.4} |") };
+        }
+        out += "\n";
+    }
+    out
+}
+
+/// The table as a heatmap: methods down, measures across.
+pub fn heatmap(report: &FaithfulnessReport) -> Heatmap {
+    let names = measures(report);
+    Heatmap {
+        title: format!("{} · faithfulness of attribution methods", report.model.name()),
+        subtitle: vec![format!("{} {} · {} sentences", report.arch, report.task, report.sentences)],
+        row_labels: report.methods.iter().map(|m| m.method.clone()).collect(),
+        muted_rows: report.methods.iter().map(|m| m.method == "random").collect(),
+        row_notes: Vec::new(),
+        notes_title: String::new(),
+        columns: names.len(),
+        column_labels: names,
+        x_label: "drop in p(class)".into(),
+        value_label: "probability drop".into(),
+        values: report.methods.iter().flat_map(|m| values_of(m).into_iter().map(|v| v as f32)).collect(),
+        kind: Values::Signed,
+    }
+}
+
+/// `method,measure,fraction,value`: one line per method, measure and fraction (`fraction` empty
+/// for AOPC).
+pub fn table(report: &FaithfulnessReport) -> Result<Vec<u8>> {
+    let mut t = Table::new(["method", "measure", "fraction", "value"])?;
+    for m in &report.methods {
+        for (measure, values, aopc) in [
+            ("comprehensiveness", &m.comprehensiveness, m.aopc_comprehensiveness),
+            ("sufficiency", &m.sufficiency, m.aopc_sufficiency),
+        ] {
+            for (f, v) in report.options.fractions.iter().zip(values) {
+                t.row([m.method.as_str(), measure, &f.to_string(), &v.to_string()])?;
+            }
+            t.row([m.method.as_str(), &format!("aopc_{measure}"), "", &aopc.to_string()])?;
+        }
+    }
+    t.finish()
+}

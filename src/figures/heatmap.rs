@@ -1,0 +1,188 @@
+//! The `heatmap` figure: a classifier's insides, through its trace hooks.
+//!
+//! Views: `representation` (the final representation of each phrase as a row, the paper's
+//! Figure 1: compare "good", "not good", "bad", "not bad"; `representation.svg`), `states` (the
+//! hidden state after each token; `states-NNNN.svg` per sentence), `gates` (the gate activations
+//! after each token; `gates-NNNN-<gate>-<direction>.svg`). The numbers go to `heatmap.csv`,
+//! everything with provenance to `heatmap.json`, the figures to `index.html`.
+
+use serde::{Deserialize, Serialize};
+
+use super::saliency::values;
+use super::{
+    clap_defaults, Entry, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime, ScaleArgs,
+    Writer, DEFAULT_CLASSIFIER,
+};
+use crate::checkpoint::{load_classifier, ModelSource};
+use crate::data::DEFAULT_MAX_TOKENS;
+use crate::error::Result;
+use crate::explain::views::{self, direction_name, gate_name, MatrixView, View};
+use crate::export::csv::Table;
+use crate::export::{Document, OutputDir};
+use crate::render::{format_number, Heatmap};
+
+/// Options of a heatmap figure (`salient heatmap`, `kind = "heatmap"`).
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HeatmapOptions {
+    /// The model.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub model: ModelArg,
+    /// The sentences.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub input: InputArgs,
+    /// What to draw.
+    #[arg(long, value_enum, default_value_t = View::Representation)]
+    pub view: View,
+    /// Colour scales.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub scale: ScaleArgs,
+    /// Longest sentence accepted, in tokens.
+    #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
+    pub max_tokens: usize,
+}
+
+impl Default for HeatmapOptions {
+    fn default() -> Self {
+        clap_defaults()
+    }
+}
+
+/// The file of a view, without `.svg`.
+pub fn figure_stem(view: &MatrixView) -> String {
+    let id = view.rows.first().map_or(0, |r| r.sentence);
+    match (view.view, view.gate, view.direction) {
+        (View::Representation, ..) => "representation".into(),
+        (View::Gates, Some(g), Some(d)) => format!("gates-{id:04}-{}-{}", gate_name(g), direction_name(d)),
+        _ => format!("states-{id:04}"),
+    }
+}
+
+/// What a view shows, for titles.
+pub fn describe(view: &MatrixView) -> String {
+    match (view.view, view.gate, view.direction) {
+        (View::Gates, Some(g), Some(d)) => format!("{} gate ({})", gate_name(g), direction_name(d)),
+        (View::Representation, ..) => "final representation".into(),
+        _ => "hidden states".into(),
+    }
+}
+
+impl Figure for HeatmapOptions {
+    const KIND: &'static str = "heatmap";
+    const PATHS: &'static [&'static str] = &["model", "input"];
+
+    fn make(
+        &self,
+        runtime: &Runtime,
+        out: &OutputDir,
+        formats: &[Format],
+        progress: &mut dyn Progress,
+    ) -> Result<FigureOutput> {
+        let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
+        let source = ModelSource::of(&loaded);
+        let scale = self.scale.options()?;
+        let input = self.input.sentences(&loaded.vocab, self.max_tokens)?;
+        input.notes.iter().for_each(|n| progress.note(n));
+        let sentences = &input.sentences;
+        progress.stage(&format!("{:?}", self.view).to_lowercase(), sentences.len());
+        // One group of views per sentence (one group in all for the representation view).
+        let groups: Vec<Vec<MatrixView>> = match self.view {
+            View::Representation => vec![vec![views::representations(&loaded.model, &source, sentences)?]],
+            View::States => {
+                sentences.iter().map(|s| Ok(vec![views::states(&loaded.model, &source, s)?])).collect::<Result<_>>()?
+            }
+            View::Gates => sentences.iter().map(|s| views::gates(&loaded.model, &source, s)).collect::<Result<_>>()?,
+        };
+        progress.advance(sentences.len());
+        let plan = Plan {
+            panels: groups.iter().flatten().map(figure_stem).collect(),
+            tables: vec!["heatmap.csv"],
+            document: "heatmap.json",
+        };
+        let mut writer = Writer::new(out, formats, plan)?;
+
+        let mut entries = Vec::new();
+        let mut k = 0;
+        for group in &groups {
+            let caption = match self.view {
+                View::Representation => format!("{} sentence(s)", sentences.len()),
+                _ => {
+                    let id = group.first().and_then(|v| v.rows.first()).map_or(0, |r| r.sentence);
+                    let text = sentences.iter().find(|s| s.id == id).map_or("", |s| s.text.as_str());
+                    format!("#{id}: {text}")
+                }
+            };
+            entries.push(Entry { caption, panels: (k..k + group.len()).collect(), error: None });
+            k += group.len();
+        }
+        entries.extend(input.failures.iter().map(Entry::failure));
+        let all: Vec<MatrixView> = groups.into_iter().flatten().collect();
+        let panels: Vec<Panel> = all.iter().map(|v| Panel::heatmap(figure_stem(v), heatmap(v), 0)).collect();
+        let title = format!("{} · {}", source.name(), all.first().map(describe).unwrap_or_default());
+        writer.figures(&title, &panels, &entries, &scale, progress)?;
+        writer.tables(|| Ok(vec![table(&all)?]))?;
+        let n = all.len();
+        writer.document(|| Document::new("salient heatmap", all, input.failures.clone()).to_json())?;
+        Ok(FigureOutput {
+            model: Some(source),
+            files: writer.finish(),
+            settings: serde_json::json!({"view": self.view, "sentences": sentences.len()}),
+            notes: input.notes,
+            failures: input.failures,
+            summary: format!("drew {n} heatmap(s)"),
+        })
+    }
+}
+
+/// The heatmap of a view.
+pub fn heatmap(view: &MatrixView) -> Heatmap {
+    let mut subtitle = Vec::new();
+    if let (Some(text), Some(first)) = (&view.text, view.rows.first()) {
+        subtitle.push(format!("#{}: {text}", first.sentence));
+    }
+    let x_label = match view.view {
+        View::Representation => "representation dimension",
+        _ => "hidden unit",
+    };
+    let row_notes: Vec<String> =
+        view.predictions.iter().map(|p| format!("{} {}", p.class, format_number(p.probability))).collect();
+    Heatmap {
+        title: format!("{} · {}", view.provenance.model.name(), describe(view)),
+        subtitle,
+        row_labels: view.rows.iter().map(|r| r.token.clone()).collect(),
+        muted_rows: Vec::new(),
+        notes_title: if row_notes.is_empty() { String::new() } else { "predicted".into() },
+        row_notes,
+        column_labels: view.column_labels.clone(),
+        x_label: x_label.into(),
+        value_label: match view.view {
+            View::Gates => "activation".into(),
+            View::States => "h".into(),
+            View::Representation => "value".into(),
+        },
+        values: view.matrix.iter().flatten().copied().collect(),
+        columns: view.column_labels.len(),
+        kind: values(view.values),
+    }
+}
+
+/// `view,sentence,position,token,dimension,value`: one line per row and column (`position` is
+/// empty for a whole phrase; `dimension` is the column label, e.g. `f3` for a BiLSTM's forward
+/// unit 3).
+pub fn table(views: &[MatrixView]) -> Result<Vec<u8>> {
+    let mut t = Table::new(["view", "sentence", "position", "token", "dimension", "value"])?;
+    for v in views {
+        let slug = v.slug();
+        for (key, row) in v.rows.iter().zip(&v.matrix) {
+            let sentence = key.sentence.to_string();
+            let position = key.position.map(|p| p.to_string()).unwrap_or_default();
+            for (label, value) in v.column_labels.iter().zip(row) {
+                t.row([&slug, &sentence, &position, &key.token, label, &value.to_string()])?;
+            }
+        }
+    }
+    t.finish()
+}
