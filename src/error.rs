@@ -39,6 +39,35 @@ pub enum Error {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A file's SHA-256 is not the one recorded for it: a flipped byte, a truncated or
+    /// interrupted write, or a file from another model.
+    #[error("{file} is corrupt or does not belong here: its SHA-256 is {found}, but {recorded_in} records {expected}")]
+    ChecksumMismatch {
+        /// The file whose content does not match.
+        file: PathBuf,
+        /// The file that records the expected checksum.
+        recorded_in: PathBuf,
+        /// The recorded SHA-256, hex.
+        expected: String,
+        /// The SHA-256 of the file as read, hex.
+        found: String,
+    },
+    /// Training diverged: a loss or a weight became NaN or infinite. Nothing of that epoch was
+    /// saved.
+    #[error(
+        "training diverged in epoch {epoch}: {quantity} is {value}; nothing of this epoch was saved, {}",
+        kept_note(*.last_good_epoch)
+    )]
+    Diverged {
+        /// The 1-based epoch in which it happened.
+        epoch: usize,
+        /// What is not finite (the training loss of a batch, a named weight or optimizer entry).
+        quantity: String,
+        /// Its value (NaN or infinite).
+        value: f32,
+        /// The epoch of the last good checkpoint, which is kept (0 when no epoch completed).
+        last_good_epoch: usize,
+    },
     /// The tokenizer could not be built, saved or loaded.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
@@ -78,6 +107,13 @@ pub enum Error {
     /// A tensor operation failed (a bug, a shape mismatch, or an unavailable device).
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+fn kept_note(last_good_epoch: usize) -> String {
+    match last_good_epoch {
+        0 => "and no earlier epoch had completed; try a smaller learning rate".into(),
+        e => format!("the checkpoint of epoch {e} and the selected model are kept; try a smaller learning rate"),
+    }
 }
 
 /// Shorthand for results of this crate.
