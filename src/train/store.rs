@@ -129,8 +129,9 @@ fn publish(out_dir: &Path, selected: &ModelFiles) -> Result<()> {
     Ok(())
 }
 
-/// Read and verify the run's checkpoint in `out_dir`, and bring the top-level model files in
-/// line with it. Returns the generation's directory and files.
+/// Read the run's checkpoint in `out_dir` (`checkpoint/`, or `checkpoint.old/` when a kill came
+/// between the two renames), verifying every file against the manifest. Returns the
+/// generation's directory and files.
 pub(crate) fn read(out_dir: &Path) -> Result<(PathBuf, Generation)> {
     let dir =
         [CHECKPOINT_DIR, OLD_DIR].iter().map(|name| out_dir.join(name)).find(|d| d.is_dir()).ok_or_else(|| {
