@@ -1,6 +1,7 @@
 //! Real runs of the binary killed (SIGKILL) at moments spread over a short run, then resumed:
 //! each ends with the same selected model and last-epoch weights, byte for byte, as a run that
-//! was never interrupted, and leaves no temporary behind. Classifier and autoencoder.
+//! was never interrupted, and leaves no temporary behind. A byte flipped in any file of the
+//! checkpoint makes `--resume` fail naming that file. Classifier and autoencoder.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -100,6 +101,7 @@ fn killed_runs_resume_exactly(args: &[&str], root: &Path, kills: usize) {
             .collect();
         assert!(left.is_empty(), "kill {i} at {at:?} ({state}): left behind {left:?}");
     }
+    flipped_bytes_are_named(args, &reference, root);
     eprintln!("{} run of {duration:?} killed at:\n  {}", args[0], seen.join("\n  "));
     assert!(interrupted * 2 >= kills, "only {interrupted} of {kills} runs were still running when killed");
 }
@@ -171,4 +173,32 @@ fn killed_autoencoder_runs_resume_to_the_same_weights() {
         "0.1",
     ];
     killed_runs_resume_exactly(&args, dir.path(), 14);
+}
+
+/// Flip one byte of each file of the finished run's checkpoint in a copy: `--resume` fails and
+/// its message names the file.
+fn flipped_bytes_are_named(args: &[&str], reference: &Path, root: &Path) {
+    for name in [
+        "model.safetensors",
+        "optimizer.safetensors",
+        "selected.safetensors",
+        "selected.json",
+        "state.json",
+        "tokenizer.json",
+    ] {
+        let copy = root.join(format!("flipped-{name}"));
+        std::fs::create_dir_all(copy.join("checkpoint")).unwrap();
+        for entry in std::fs::read_dir(reference.join("checkpoint")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), copy.join("checkpoint").join(entry.file_name())).unwrap();
+        }
+        let file = copy.join("checkpoint").join(name);
+        let mut bytes = std::fs::read(&file).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x10;
+        std::fs::write(&file, bytes).unwrap();
+        let (ok, err) = run(args, &copy, true);
+        assert!(!ok, "{name}: resumed from a flipped byte");
+        assert!(err.contains(&file.display().to_string()) && err.contains("SHA-256"), "{name}: {err}");
+    }
 }
