@@ -5,11 +5,11 @@
 //! An output directory holds the selected model (`model.safetensors`, `config.json`,
 //! `tokenizer.json`) and `checkpoint/` with the last epoch's weights, optimizer state, progress
 //! and a copy of the selected model, every file checksummed in a manifest and the directory
-//! replaced as a whole (see [`store`]), from which `--resume` continues. Each epoch draws its
-//! shuffling and dropout from generators seeded by `(seed, epoch)`, so a resumed run ends where
-//! an uninterrupted one would. A loss, weight or optimizer entry that is NaN or infinite stops
-//! the run with [`Error::Diverged`] before anything of that epoch is saved. A model plugs into
-//! the loop by implementing [`Learner`]; see [`autoencoder`] for the second.
+//! replaced as a whole (see `src/train/store.rs`), from which `--resume` continues. Each epoch
+//! draws its shuffling and dropout from generators seeded by `(seed, epoch)`, so a resumed run
+//! ends where an uninterrupted one would. A loss, weight or optimizer entry that is NaN or
+//! infinite stops the run with [`Error::Diverged`] before anything of that epoch is saved. A
+//! model plugs into the loop by implementing [`Learner`]; see [`autoencoder`] for the second.
 
 pub mod adagrad;
 pub mod adam;
@@ -379,8 +379,8 @@ pub fn trainable_tensors(
 /// Continues `state` (fresh or resumed, with the selected model's files `selected` of a resumed
 /// run) until `settings.epochs` or until `settings.patience` epochs pass without a better dev
 /// score. After each epoch the checkpoint is committed and then the selected model written to
-/// `out_dir` (see [`store`]). A batch loss, weight or optimizer entry that is NaN or infinite
-/// stops the run with [`Error::Diverged`], keeping the last committed checkpoint.
+/// `out_dir` (see `src/train/store.rs`). A batch loss, weight or optimizer entry that is NaN or
+/// infinite stops the run with [`Error::Diverged`], keeping the last committed checkpoint.
 pub fn run_epochs<L: Learner, O: RunOptions>(
     out_dir: &Path,
     learner: &mut L,

@@ -7,7 +7,7 @@
 //! | `model.safetensors` | the last epoch's weights (f32) |
 //! | `optimizer.safetensors` | the optimizer's state |
 //! | `state.json` | options, epochs done, the selected epoch, history |
-//! | `selected.safetensors`, `selected.json`, `tokenizer.json` | the selected model's weights, `config.json` and vocabulary |
+//! | `selected.safetensors`, `selected.json`, `tokenizer.json` | the selected model's three files |
 //! | `manifest.json` | the SHA-256 of each file above; written last |
 //!
 //! A commit writes the generation into `checkpoint.new/` (each file synced, then the directory),
