@@ -1,9 +1,14 @@
 //! Model directories: `model.safetensors` + `config.json` + `tokenizer.json`.
 //!
-//! Every file is written to a temporary name in the same directory and renamed into place, so a
-//! killed process leaves either the old file or the new one, never half of one. `config.json`
-//! is written last and records the SHA-256 of `model.safetensors`: a directory whose weights do
-//! not match its config is refused on load.
+//! Every file is written to a temporary name in the same directory, synced and renamed into
+//! place, so a killed process leaves either the old file or the new one, never half of one.
+//! `config.json` is written last and records the SHA-256 of `model.safetensors` (and, since
+//! checkpoints were checksummed, of `tokenizer.json`): a directory whose files do not match its
+//! config is refused on load with [`Error::ChecksumMismatch`] naming the file. Directories
+//! without `tokenizer_sha256` (older ones, the shipped models) load with the weights checked.
+//!
+//! A training run never relies on this directory alone: its checkpoint keeps a copy of the
+//! selected model and writes it here again when resumed (see [`crate::train`]).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -40,6 +45,9 @@ pub struct ModelCard<C = ClassifierConfig, S = SplitScores> {
     pub weights_dtype: String,
     /// SHA-256 of `model.safetensors`, hex.
     pub weights_sha256: String,
+    /// SHA-256 of `tokenizer.json`, hex (absent in directories made before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_sha256: Option<String>,
     /// The training options, as given to `salient train`.
     pub training: serde_json::Value,
     /// The epoch whose weights these are (1-based).
@@ -57,6 +65,7 @@ impl<C, S> ModelCard<C, S> {
             model,
             weights_dtype: String::new(),
             weights_sha256: String::new(),
+            tokenizer_sha256: None,
             training,
             epoch,
             dev,
@@ -67,7 +76,8 @@ impl<C, S> ModelCard<C, S> {
 /// The format tag of classifier directories.
 pub const CLASSIFIER_FORMAT: &str = "salient-classifier";
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, synced, renamed.
+/// Write `bytes` to `path` atomically: a temporary file in the same directory, synced, renamed,
+/// and the directory synced so that the rename survives a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temporary_path(path);
     let write = || -> std::io::Result<()> {
@@ -79,12 +89,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io("cannot write", path, e)
-    })
+    })?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Write `bytes` to a new file at `path` and sync it (for files of a directory that is renamed
+/// into place as a whole).
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(path)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    write().map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// Sync a directory, so that the renames and creations in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    // Directories cannot be opened for syncing on every platform; there the rename is all we have.
+    if cfg!(unix) {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("cannot sync", dir, e))?;
+    }
+    Ok(())
 }
 
 fn temporary_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Remove the temporary files that a killed [`write_atomic`] of one of `names` left in `dir`.
+pub(crate) fn remove_stale_temporaries(dir: &Path, names: &[&str]) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let stale = names.iter().any(|n| {
+            file.strip_prefix(&format!(".{n}.tmp-")).is_some_and(|pid| pid.chars().all(|c| c.is_ascii_digit()))
+        });
+        if stale {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| Error::io("cannot remove", path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Serialize tensors to safetensors bytes, converting floating tensors to `dtype`.
@@ -104,30 +152,88 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Check that `bytes`, read from `file`, have the SHA-256 `expected` that `recorded_in` records.
+pub(crate) fn verify_sha256(file: &Path, bytes: &[u8], expected: &str, recorded_in: &Path) -> Result<()> {
+    let found = sha256_hex(bytes);
+    if found == expected {
+        Ok(())
+    } else {
+        Err(Error::ChecksumMismatch {
+            file: file.to_path_buf(),
+            recorded_in: recorded_in.to_path_buf(),
+            expected: expected.to_string(),
+            found,
+        })
+    }
+}
+
+/// The three files of a model directory, as bytes ready to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFiles {
+    /// `model.safetensors`.
+    pub weights: Vec<u8>,
+    /// `tokenizer.json`.
+    pub tokenizer: Vec<u8>,
+    /// `config.json`, recording the SHA-256 of the other two.
+    pub config: Vec<u8>,
+}
+
+impl ModelFiles {
+    /// Serialize a model: weights in `dtype`, the vocabulary, and the card with the format tag,
+    /// the weights' type and both checksums filled in.
+    pub fn new<C: Serialize, S: Serialize>(
+        tensors: &HashMap<String, Tensor>,
+        vocab: &Vocab,
+        mut card: ModelCard<C, S>,
+        format: &str,
+        dtype: DType,
+    ) -> Result<Self> {
+        let weights = safetensors_bytes(tensors, dtype)?;
+        let tokenizer = vocab.to_json()?.into_bytes();
+        card.weights_sha256 = sha256_hex(&weights);
+        card.tokenizer_sha256 = Some(sha256_hex(&tokenizer));
+        card.weights_dtype = dtype.as_str().to_string();
+        card.format = format.to_string();
+        let config = serde_json::to_string_pretty(&card).expect("model card serializes").into_bytes();
+        Ok(ModelFiles { weights, tokenizer, config })
+    }
+
+    /// Write the files into `dir` (created if needed), each atomically, `config.json` last.
+    ///
+    /// Between two of the renames the directory holds new weights with the old config, which a
+    /// load refuses with [`Error::ChecksumMismatch`]; training writes the files again from its
+    /// checkpoint when resumed.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+        write_atomic(&dir.join(WEIGHTS_FILE), &self.weights)?;
+        write_atomic(&dir.join(TOKENIZER_FILE), &self.tokenizer)?;
+        write_atomic(&dir.join(CONFIG_FILE), &self.config)
+    }
+
+    /// Whether `dir` already holds exactly these files.
+    pub(crate) fn written_in(&self, dir: &Path) -> bool {
+        [(WEIGHTS_FILE, &self.weights), (TOKENIZER_FILE, &self.tokenizer), (CONFIG_FILE, &self.config)]
+            .into_iter()
+            .all(|(name, bytes)| std::fs::read(dir.join(name)).is_ok_and(|b| b == *bytes))
+    }
+}
+
 /// Save a classifier directory (weights, then tokenizer, then config last).
 pub fn save_classifier(dir: &Path, model: &Classifier, vocab: &Vocab, card: ModelCard, dtype: DType) -> Result<()> {
     save_model_dir(dir, &model.tensors()?, vocab, card, CLASSIFIER_FORMAT, dtype)
 }
 
 /// Save a model directory: weights in `dtype`, then the tokenizer, then `config.json` last, with
-/// the format tag and the weights' type and checksum filled in.
+/// the format tag, the weights' type and the checksums filled in (see [`ModelFiles`]).
 pub fn save_model_dir<C: Serialize, S: Serialize>(
     dir: &Path,
     tensors: &HashMap<String, Tensor>,
     vocab: &Vocab,
-    mut card: ModelCard<C, S>,
+    card: ModelCard<C, S>,
     format: &str,
     dtype: DType,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
-    let bytes = safetensors_bytes(tensors, dtype)?;
-    card.weights_sha256 = sha256_hex(&bytes);
-    card.weights_dtype = dtype.as_str().to_string();
-    card.format = format.to_string();
-    write_atomic(&dir.join(WEIGHTS_FILE), &bytes)?;
-    write_atomic(&dir.join(TOKENIZER_FILE), vocab.to_json()?.as_bytes())?;
-    let json = serde_json::to_string_pretty(&card).expect("model card serializes");
-    write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())
+    ModelFiles::new(tensors, vocab, card, format, dtype)?.write(dir)
 }
 
 /// A model directory's parts: its card, its weights by name and its vocabulary.
@@ -137,10 +243,7 @@ pub type ModelDir<C, S> = (ModelCard<C, S>, HashMap<String, Tensor>, Vocab);
 /// weights match the checksum in `config.json`.
 pub fn read_model_dir<C: DeserializeOwned, S: DeserializeOwned>(dir: &Path, format: &str) -> Result<ModelDir<C, S>> {
     if !dir.is_dir() {
-        return Err(Error::checkpoint(
-            dir,
-            "no such directory; pass --model DIR with a directory made by salient's training",
-        ));
+        return Err(Error::NoModel { dir: dir.to_path_buf() });
     }
     let config_bytes = read_file(dir, CONFIG_FILE)?;
     let tag: serde_json::Value = serde_json::from_slice(&config_bytes)
@@ -155,10 +258,12 @@ pub fn read_model_dir<C: DeserializeOwned, S: DeserializeOwned>(dir: &Path, form
     let card: ModelCard<C, S> = serde_json::from_value(tag)
         .map_err(|e| Error::checkpoint(dir, format!("{CONFIG_FILE} is not a salient model config: {e}")))?;
     let weights = read_file(dir, WEIGHTS_FILE)?;
-    if sha256_hex(&weights) != card.weights_sha256 {
-        return Err(Error::checkpoint(dir, format!("{WEIGHTS_FILE} does not match the checksum in {CONFIG_FILE} (an interrupted write, or files from different models); retrain or restore the directory")));
-    }
+    verify_sha256(&dir.join(WEIGHTS_FILE), &weights, &card.weights_sha256, &dir.join(CONFIG_FILE))?;
     let tensors = parse_safetensors(dir, WEIGHTS_FILE, &weights)?;
+    if let Some(expected) = &card.tokenizer_sha256 {
+        let tokenizer = read_file(dir, TOKENIZER_FILE)?;
+        verify_sha256(&dir.join(TOKENIZER_FILE), &tokenizer, expected, &dir.join(CONFIG_FILE))?;
+    }
     let vocab = Vocab::load(&dir.join(TOKENIZER_FILE))?;
     Ok((card, tensors, vocab))
 }
@@ -168,7 +273,7 @@ pub fn read_file(dir: &Path, name: &str) -> Result<Vec<u8>> {
     let path = dir.join(name);
     std::fs::read(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::checkpoint(dir, format!("{name} is missing; a model directory holds {WEIGHTS_FILE}, {CONFIG_FILE} and {TOKENIZER_FILE} (train one with `salient train --out DIR`)"))
+            Error::checkpoint(dir, format!("{name} is missing; a model directory holds {WEIGHTS_FILE}, {CONFIG_FILE} and {TOKENIZER_FILE} (made by salient's training)"))
         } else {
             Error::io("cannot read", path, e)
         }

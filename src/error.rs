@@ -37,6 +37,35 @@ pub enum Error {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A file's SHA-256 is not the one recorded for it: a flipped byte, a truncated or
+    /// interrupted write, or a file from another model.
+    #[error("{file} is corrupt or does not belong here: its SHA-256 is {found}, but {recorded_in} records {expected}")]
+    ChecksumMismatch {
+        /// The file whose content does not match.
+        file: PathBuf,
+        /// The file that records the expected checksum.
+        recorded_in: PathBuf,
+        /// The recorded SHA-256, hex.
+        expected: String,
+        /// The SHA-256 of the file as read, hex.
+        found: String,
+    },
+    /// Training diverged: a loss or a weight became NaN or infinite. Nothing of that epoch was
+    /// saved.
+    #[error(
+        "training diverged in epoch {epoch}: {quantity} is {value}; nothing of this epoch was saved, {}",
+        kept_note(*.last_good_epoch)
+    )]
+    Diverged {
+        /// The 1-based epoch in which it happened.
+        epoch: usize,
+        /// What is not finite (the training loss of a batch, a named weight or optimizer entry).
+        quantity: String,
+        /// Its value (NaN or infinite).
+        value: f32,
+        /// The epoch of the last good checkpoint, which is kept (0 when no epoch completed).
+        last_good_epoch: usize,
+    },
     /// The tokenizer could not be built, saved or loaded.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
@@ -95,6 +124,28 @@ pub enum Error {
         /// The known names, comma-separated.
         known: String,
     },
+    /// A new training run was asked for in a directory that holds one.
+    #[error("{} already holds a training run ({} exists)", dir.display(), found.display())]
+    RunExists {
+        /// The run directory.
+        dir: PathBuf,
+        /// What shows that a run is there.
+        found: PathBuf,
+    },
+    /// A run was resumed with options other than those it was started with.
+    #[error("the run in {} was started with other options: {started}; only the number of epochs and the patience may change", dir.display())]
+    ResumeOptions {
+        /// The run directory.
+        dir: PathBuf,
+        /// The options the run was started with, as JSON.
+        started: String,
+    },
+    /// A directory that is not a model directory.
+    #[error("{} is not a directory; a model directory is made by salient's training", dir.display())]
+    NoModel {
+        /// The path given.
+        dir: PathBuf,
+    },
     /// Work stopped, and some inputs had already been left out.
     #[error("{error}; {} input(s) had been left out: {}", failures.len(), failures.join("; "))]
     WithFailures {
@@ -130,6 +181,13 @@ pub enum Error {
     /// A tensor operation failed (a bug, a shape mismatch, or an unavailable device).
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+fn kept_note(last_good_epoch: usize) -> String {
+    match last_good_epoch {
+        0 => "and no earlier epoch had completed; try a smaller learning rate".into(),
+        e => format!("the checkpoint of epoch {e} and the selected model are kept; try a smaller learning rate"),
+    }
 }
 
 /// Shorthand for results of this crate.

@@ -250,7 +250,7 @@ fn training_learns_is_reproducible_and_resumes_exactly() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("different options"), "{e}");
+    assert!(e.contains("other options"), "{e}");
     // The saved model loads and reconstructs a training sentence.
     let loaded = load_autoencoder(&dir.path().join("full"), &Device::Cpu, DType::F32).unwrap();
     assert_eq!(loaded.card.epoch, full.best.as_ref().unwrap().0);

@@ -1,5 +1,6 @@
-//! Training end to end on a tiny treebank: it learns, it is reproducible, it resumes exactly,
-//! and it refuses to clobber or to load broken checkpoints.
+//! Training end to end on a tiny treebank: it learns, it is reproducible, it resumes exactly
+//! (also from every state an interrupted commit can leave), it refuses to clobber or to load
+//! broken or altered checkpoints, and it stops when it diverges.
 
 use std::path::Path;
 
@@ -9,6 +10,7 @@ use salient::data::{sst, Split, Task};
 use salient::eval::evaluate;
 use salient::model::Arch;
 use salient::train::{train, TrainOptions};
+use salient::Error;
 
 mod common;
 
@@ -86,12 +88,14 @@ fn existing_runs_are_not_clobbered_and_resume_checks_options() {
     let out = dir.path().join("run");
     let opts = TrainOptions { epochs: 1, ..options(Arch::Rnn) };
     run(dir.path(), &out, opts.clone(), false);
-    let err = train(dir.path(), &out, opts.clone(), false, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
-    assert!(err.contains("--resume"), "{err}");
+    let err = train(dir.path(), &out, opts.clone(), false, &Device::Cpu, &mut |_| {}).unwrap_err();
+    assert!(matches!(&err, salient::Error::RunExists { dir, .. } if dir == &out), "{err}");
+    let err = err.to_string();
+    assert!(err.contains("already holds a training run"), "{err}");
     let err = train(dir.path(), &out, TrainOptions { lr: 0.01, ..opts.clone() }, true, &Device::Cpu, &mut |_| {})
         .unwrap_err()
         .to_string();
-    assert!(err.contains("different options"), "{err}");
+    assert!(err.contains("other options") && err.contains("\"lr\":0.3"), "{err}");
     let fresh = dir.path().join("fresh");
     let err = train(dir.path(), &fresh, opts, true, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("nothing to resume"), "{err}");
@@ -120,7 +124,17 @@ fn broken_checkpoints_are_clear_errors() {
     let truncated = copy("truncated");
     let bytes = std::fs::read(truncated.join(WEIGHTS_FILE)).unwrap();
     std::fs::write(truncated.join(WEIGHTS_FILE), &bytes[..bytes.len() / 2]).unwrap();
-    assert!(err(&truncated).contains("does not match the checksum"), "{}", err(&truncated));
+    assert!(err(&truncated).contains("model.safetensors is corrupt"), "{}", err(&truncated));
+
+    // A new directory records the tokenizer's checksum too.
+    let tokenizer = copy("tokenizer");
+    flip_byte(&tokenizer.join(TOKENIZER_FILE));
+    match load_classifier(&tokenizer, &Device::Cpu).unwrap_err() {
+        Error::ChecksumMismatch { file, recorded_in, .. } => {
+            assert_eq!((file, recorded_in), (tokenizer.join(TOKENIZER_FILE), tokenizer.join(CONFIG_FILE)))
+        }
+        e => panic!("{e}"),
+    }
 
     // A config that claims another architecture (checksum kept valid): the shapes disagree.
     let mismatched = copy("mismatched");
@@ -132,5 +146,183 @@ fn broken_checkpoints_are_clear_errors() {
     std::fs::write(garbage.join(CONFIG_FILE), "{not json").unwrap();
     assert!(err(&garbage).contains("not a salient model config"), "{}", err(&garbage));
 
-    assert!(err(&dir.path().join("nowhere")).contains("no such directory"));
+    assert!(err(&dir.path().join("nowhere")).contains("is not a directory"));
+}
+
+/// Flip the lowest bit of the middle byte of `path`.
+fn flip_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Copy a run directory (files and `checkpoint*/` one level down).
+fn copy_run(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_run(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+fn sha(path: &Path) -> String {
+    salient::checkpoint::sha256_hex(&std::fs::read(path).unwrap())
+}
+
+/// What a finished run is compared by: the selected model (its config without the number of
+/// epochs asked for, which a resumed run may change) and the last epoch's weights.
+fn fingerprint(out: &Path) -> Vec<String> {
+    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join(CONFIG_FILE)).unwrap()).unwrap();
+    config["training"].as_object_mut().unwrap().remove("epochs");
+    vec![
+        sha(&out.join(WEIGHTS_FILE)),
+        sha(&out.join(TOKENIZER_FILE)),
+        config.to_string(),
+        sha(&out.join("checkpoint").join(WEIGHTS_FILE)),
+    ]
+}
+
+#[test]
+fn every_checkpoint_file_is_verified_before_use() {
+    let dir = tempfile::tempdir().unwrap();
+    write_treebank(dir.path());
+    let opts = TrainOptions { epochs: 2, ..options(Arch::Lstm) };
+    let run_dir = dir.path().join("run");
+    run(dir.path(), &run_dir, opts.clone(), false);
+    let checkpoint = run_dir.join("checkpoint");
+    let names = [
+        "model.safetensors",
+        "optimizer.safetensors",
+        "state.json",
+        "selected.safetensors",
+        "selected.json",
+        "tokenizer.json",
+    ];
+    let mut listed: Vec<String> = std::fs::read_dir(&checkpoint)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    listed.sort();
+    let mut expected: Vec<String> = names.iter().map(|n| n.to_string()).chain(["manifest.json".into()]).collect();
+    expected.sort();
+    assert_eq!(listed, expected, "every file of the checkpoint is covered");
+    for name in names {
+        let copy = dir.path().join(format!("flipped-{name}"));
+        copy_run(&run_dir, &copy);
+        flip_byte(&copy.join("checkpoint").join(name));
+        let e = train(dir.path(), &copy, TrainOptions { epochs: 3, ..opts.clone() }, true, &Device::Cpu, &mut |_| {})
+            .unwrap_err();
+        match &e {
+            Error::ChecksumMismatch { file, recorded_in, .. } => {
+                assert_eq!(file, &copy.join("checkpoint").join(name));
+                assert_eq!(recorded_in, &copy.join("checkpoint").join("manifest.json"));
+            }
+            e => panic!("{name}: {e}"),
+        }
+        assert!(e.to_string().contains(name), "{e}");
+    }
+    // A flipped byte in the manifest itself is refused too (a checksum or the JSON breaks).
+    let copy = dir.path().join("flipped-manifest");
+    copy_run(&run_dir, &copy);
+    flip_byte(&copy.join("checkpoint").join("manifest.json"));
+    assert!(
+        train(dir.path(), &copy, TrainOptions { epochs: 3, ..opts.clone() }, true, &Device::Cpu, &mut |_| {}).is_err()
+    );
+    // The selected model at the top level: a load names the file; resuming writes it again.
+    let copy = dir.path().join("flipped-selected");
+    copy_run(&run_dir, &copy);
+    flip_byte(&copy.join(WEIGHTS_FILE));
+    match load_classifier(&copy, &Device::Cpu).unwrap_err() {
+        Error::ChecksumMismatch { file, .. } => assert_eq!(file, copy.join(WEIGHTS_FILE)),
+        e => panic!("{e}"),
+    }
+    run(dir.path(), &copy, opts, true);
+    load_classifier(&copy, &Device::Cpu).unwrap();
+    assert_eq!(fingerprint(&copy), fingerprint(&run_dir));
+    // A checkpoint without a manifest (older salient, or by hand) is refused, saying why.
+    std::fs::remove_file(copy.join("checkpoint").join("manifest.json")).unwrap();
+    let e = train(dir.path(), &copy, options(Arch::Lstm), true, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("manifest.json is missing"), "{e}");
+}
+
+#[test]
+fn every_state_an_interrupted_commit_leaves_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    write_treebank(dir.path());
+    let opts = TrainOptions { epochs: 3, dropout: 0.3, ..options(Arch::Rnn) };
+    let full = dir.path().join("full");
+    run(dir.path(), &full, opts.clone(), false);
+    let two = dir.path().join("two");
+    run(dir.path(), &two, TrainOptions { epochs: 2, ..opts.clone() }, false);
+    // Each state is resumed twice: to 3 epochs, and as a finished run (2 epochs, nothing to train).
+    let resumed_matches = |name: &str, damage: &dyn Fn(&Path)| {
+        for (epochs, reference) in [(3, &full), (2, &two)] {
+            let out = dir.path().join(format!("{name}-{epochs}"));
+            copy_run(&two, &out);
+            damage(&out);
+            let state = run(dir.path(), &out, TrainOptions { epochs, ..opts.clone() }, true);
+            assert_eq!(state.epochs_done, epochs, "{name}");
+            assert_eq!(fingerprint(&out), fingerprint(reference), "{name} to {epochs} epochs");
+            let left: Vec<String> = std::fs::read_dir(&out)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with('.') || n.starts_with("checkpoint."))
+                .collect();
+            assert!(left.is_empty(), "{name} to {epochs} epochs: left behind {left:?}");
+        }
+    };
+    // Killed while writing the next generation: a partial checkpoint.new beside checkpoint/.
+    resumed_matches("partial-new", &|out| {
+        std::fs::create_dir_all(out.join("checkpoint.new")).unwrap();
+        std::fs::write(out.join("checkpoint.new").join("model.safetensors"), b"half").unwrap();
+    });
+    // Killed between the two renames: only checkpoint.old/ (and a complete checkpoint.new/).
+    resumed_matches("between-renames", &|out| {
+        copy_run(&out.join("checkpoint"), &out.join("checkpoint.new"));
+        std::fs::rename(out.join("checkpoint"), out.join("checkpoint.old")).unwrap();
+    });
+    // Killed before removing checkpoint.old/.
+    resumed_matches("stale-old", &|out| copy_run(&out.join("checkpoint"), &out.join("checkpoint.old")));
+    // Killed while writing the selected model: new weights beside the old config, a temporary.
+    resumed_matches("mixed-selected", &|out| {
+        std::fs::write(out.join(WEIGHTS_FILE), b"other weights").unwrap();
+        std::fs::write(out.join(".config.json.tmp-4242"), b"{").unwrap();
+    });
+    // Killed before the selected model was written at all (first epoch).
+    resumed_matches("no-selected", &|out| {
+        for f in [WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE] {
+            std::fs::remove_file(out.join(f)).unwrap();
+        }
+    });
+    // Killed during the first epoch: nothing to resume, and a fresh run starts.
+    let first = dir.path().join("first");
+    std::fs::create_dir_all(first.join("checkpoint.new")).unwrap();
+    let e = train(dir.path(), &first, opts.clone(), true, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("nothing to resume"), "{e}");
+    run(dir.path(), &first, opts, false);
+    assert_eq!(fingerprint(&first), fingerprint(&full));
+}
+
+#[test]
+fn a_diverging_run_stops_and_saves_nothing_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_treebank(dir.path());
+    for arch in [Arch::Rnn, Arch::Lstm] {
+        let out = dir.path().join(arch.name());
+        let opts = TrainOptions { lr: 1e38, epochs: 3, ..options(arch) };
+        match train(dir.path(), &out, opts, false, &Device::Cpu, &mut |_| {}).unwrap_err() {
+            Error::Diverged { epoch, value, last_good_epoch, .. } => {
+                assert_eq!((epoch, last_good_epoch), (1, 0));
+                assert!(!value.is_finite());
+            }
+            e => panic!("{arch}: {e}"),
+        }
+        let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+        assert!(left.is_empty(), "{arch}: {left:?}");
+    }
 }

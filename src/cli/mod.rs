@@ -241,6 +241,13 @@ pub fn hint(error: &salient::Error) -> Option<String> {
         Error::Sst(salient::error::SstError::Missing { .. }) => "pass --data DIR with the SST files".into(),
         Error::InvalidArgument { name, .. } => format!("see --{} in --help", name.replace('_', "-")),
         Error::WithFailures { error, .. } => return hint(error),
+        Error::RunExists { .. } => "pass --resume to continue it, or choose another --out".into(),
+        Error::ResumeOptions { .. } => {
+            "pass the options the run was started with (only --epochs and --patience may change)".into()
+        }
+        Error::NoModel { .. } => {
+            "pass --model DIR with a directory made by `salient train`, or a shipped model under data/models".into()
+        }
         _ => return None,
     })
 }

@@ -13,7 +13,7 @@ use super::{
     check_common, ensure_fresh, resume_checkpoint, run_epochs, trainable_tensors, BatchStats, Learner, LoopSettings,
     Optimizer, Resumed, RunOptions, TrainEvent, TrainState,
 };
-use crate::checkpoint::{self, ModelCard, AUTOENCODER_FORMAT};
+use crate::checkpoint::{self, ModelCard, ModelFiles, AUTOENCODER_FORMAT};
 use crate::data::corpus::{self, CorpusSplit};
 use crate::data::vocab::{BOS_TOKEN, EOS_TOKEN};
 use crate::data::PairBatch;
@@ -182,17 +182,10 @@ impl Learner for AutoencoderLearner {
         new.perplexity < best.perplexity
     }
 
-    fn save_selected(&self, out_dir: &Path, epoch: usize, dev: &ReconstructionScores) -> Result<()> {
+    fn selected(&self, epoch: usize, dev: &ReconstructionScores) -> Result<ModelFiles> {
         let training = serde_json::to_value(&self.options).expect("options serialize");
         let card = ModelCard::new(*self.model.config(), training, epoch, *dev);
-        checkpoint::save_model_dir(
-            out_dir,
-            &self.model.tensors()?,
-            &self.vocab,
-            card,
-            AUTOENCODER_FORMAT,
-            self.weights_dtype,
-        )
+        ModelFiles::new(&self.model.tensors()?, &self.vocab, card, AUTOENCODER_FORMAT, self.weights_dtype)
     }
 
     fn checkpoint_tensors(&self) -> Result<HashMap<String, Tensor>> {
@@ -246,17 +239,15 @@ pub fn train_autoencoder(
     let weights_dtype = options.validate()?;
     let train_text = corpus::load_split(data_dir, CorpusSplit::Train)?;
     let dev_text = corpus::load_split(data_dir, CorpusSplit::Dev)?;
-    let (vocab, tensors, mut state, optimizer_state) = if resume {
-        let resumed: Resumed<AutoencoderOptions, ReconstructionScores> = resume_checkpoint(out_dir, &options)?;
-        let vocab = Vocab::load(&out_dir.join(checkpoint::TOKENIZER_FILE))?;
-        let expected = options.config(vocab.len()).parameter_shapes();
-        checkpoint::check_shapes(&resumed.dir, &resumed.tensors, &expected, "autoencoder")?;
-        (vocab, resumed.tensors, resumed.state, Some((resumed.dir, resumed.optimizer)))
+    let (vocab, tensors, mut state, optimizer_state, selected) = if resume {
+        let r: Resumed<AutoencoderOptions, ReconstructionScores> = resume_checkpoint(out_dir, &options)?;
+        let expected = options.config(r.vocab.len()).parameter_shapes();
+        checkpoint::check_shapes(&r.dir, &r.tensors, &expected, "autoencoder")?;
+        (r.vocab, r.tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected))
     } else {
         ensure_fresh(out_dir)?;
         let vocab = build_vocab(&train_text, options.lowercase, options.vocab_size)?;
         let tensors = options.config(vocab.len()).init_parameters(options.seed, options.init_scale, device)?;
-        checkpoint::write_atomic(&out_dir.join(checkpoint::TOKENIZER_FILE), vocab.to_json()?.as_bytes())?;
         let state = TrainState {
             options: options.clone(),
             epochs_done: 0,
@@ -264,7 +255,7 @@ pub fn train_autoencoder(
             history: Vec::new(),
             stopped_early: false,
         };
-        (vocab, tensors, state, None)
+        (vocab, tensors, state, None, None)
     };
     let config = options.config(vocab.len());
     let (map, vars) = trainable_tensors(tensors, device)?;
@@ -293,6 +284,6 @@ pub fn train_autoencoder(
         options,
         weights_dtype,
     };
-    run_epochs(out_dir, &mut learner, &mut optimizer, &mut state, settings, on_event)?;
+    run_epochs(out_dir, &mut learner, &mut optimizer, &mut state, selected, settings, on_event)?;
     Ok(state)
 }

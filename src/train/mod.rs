@@ -3,14 +3,18 @@
 //! labelled phrase of the training split, selection on dev sentences.
 //!
 //! An output directory holds the selected model (`model.safetensors`, `config.json`,
-//! `tokenizer.json`) and `checkpoint/` with the last epoch's weights, optimizer state and
-//! progress, from which `--resume` continues. Each epoch draws its shuffling and dropout from
-//! generators seeded by `(seed, epoch)`, so a resumed run ends where an uninterrupted one would.
-//! A model plugs into the loop by implementing [`Learner`]; see [`autoencoder`] for the second.
+//! `tokenizer.json`) and `checkpoint/` with the last epoch's weights, optimizer state, progress
+//! and a copy of the selected model, every file checksummed in a manifest and the directory
+//! replaced as a whole (see `src/train/store.rs`), from which `--resume` continues. Each epoch
+//! draws its shuffling and dropout from generators seeded by `(seed, epoch)`, so a resumed run
+//! ends where an uninterrupted one would. A loss, weight or optimizer entry that is NaN or
+//! infinite stops the run with [`Error::Diverged`] before anything of that epoch is saved. A
+//! model plugs into the loop by implementing [`Learner`]; see [`autoencoder`] for the second.
 
 pub mod adagrad;
 pub mod adam;
 pub mod autoencoder;
+mod store;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +28,7 @@ use rand::SeedableRng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{self, ModelCard};
+use crate::checkpoint::{self, ModelCard, ModelFiles};
 use crate::data::{batch, sst, Batch, Split, Task, Vocab};
 use crate::error::{Error, Result};
 use crate::eval::evaluate;
@@ -63,8 +67,8 @@ pub trait Learner {
     fn evaluate(&self) -> Result<Self::Scores>;
     /// Whether `new` beats `best` (the model is selected on this).
     fn improves(new: &Self::Scores, best: &Self::Scores) -> bool;
-    /// Save the model, selected at `epoch` with `scores`, as a model directory in `out_dir`.
-    fn save_selected(&self, out_dir: &Path, epoch: usize, scores: &Self::Scores) -> Result<()>;
+    /// The model's directory files, for its selection at `epoch` with `scores`.
+    fn selected(&self, epoch: usize, scores: &Self::Scores) -> Result<ModelFiles>;
     /// Every weight in f32, for the checkpoint.
     fn checkpoint_tensors(&self) -> Result<HashMap<String, Tensor>>;
     /// The embedding table's `(vocab, dim)`.
@@ -302,11 +306,8 @@ pub enum TrainEvent<'a, S = SplitScores> {
     EpochEnd(&'a EpochRecord<S>),
 }
 
-const CHECKPOINT_DIR: &str = "checkpoint";
-const STATE_FILE: &str = "state.json";
-const OPTIMIZER_FILE: &str = "optimizer.safetensors";
-
-/// What a resumed run starts from: its state, its weights and its optimizer's state.
+/// What a resumed run starts from: its state, its weights, its optimizer's state and its
+/// selected model, all verified against the checkpoint's manifest.
 pub struct Resumed<O, S> {
     /// The checkpoint directory read.
     pub dir: PathBuf,
@@ -316,44 +317,37 @@ pub struct Resumed<O, S> {
     pub tensors: HashMap<String, Tensor>,
     /// The optimizer's state.
     pub optimizer: HashMap<String, Tensor>,
+    /// The selected model's files.
+    pub selected: ModelFiles,
+    /// The run's vocabulary.
+    pub vocab: Vocab,
 }
 
-/// Read the checkpoint of the run in `out_dir`, checking that it was started with `options`
-/// (up to what [`RunOptions::same_run`] allows to change).
+/// Read and verify the checkpoint of the run in `out_dir`, checking that it was started with
+/// `options` (up to what [`RunOptions::same_run`] allows to change), and finish what an
+/// interrupted run left undone: the checkpoint's directory renamed into place, leftovers
+/// removed, the selected model written to `out_dir` again where it lags the checkpoint.
 pub fn resume_checkpoint<O: RunOptions, S: DeserializeOwned>(out_dir: &Path, options: &O) -> Result<Resumed<O, S>> {
-    let dir = find_checkpoint(out_dir)?;
-    let mut state: TrainState<O, S> = serde_json::from_slice(&checkpoint::read_file(&dir, STATE_FILE)?)
-        .map_err(|e| Error::checkpoint(&dir, format!("{STATE_FILE} is corrupt or from another kind of run: {e}")))?;
+    let (dir, generation) = store::read(out_dir)?;
+    let mut state: TrainState<O, S> = serde_json::from_slice(&generation.state)
+        .map_err(|e| Error::checkpoint(&dir, format!("state.json is from another kind of run: {e}")))?;
     if !state.options.same_run(options) {
-        return Err(Error::checkpoint(&dir, format!(
-            "--resume with different options: the run was started with {}; pass the same options (only --epochs and --patience may change)",
-            serde_json::to_string(&state.options).unwrap_or_default()
-        )));
+        return Err(Error::ResumeOptions {
+            dir: out_dir.to_path_buf(),
+            started: serde_json::to_string(&state.options).unwrap_or_default(),
+        });
     }
-    let tensors = checkpoint::parse_safetensors(
-        &dir,
-        checkpoint::WEIGHTS_FILE,
-        &checkpoint::read_file(&dir, checkpoint::WEIGHTS_FILE)?,
-    )?;
-    let optimizer = checkpoint::parse_safetensors(&dir, OPTIMIZER_FILE, &checkpoint::read_file(&dir, OPTIMIZER_FILE)?)?;
+    let tensors = checkpoint::parse_safetensors(&dir, checkpoint::WEIGHTS_FILE, &generation.weights)?;
+    let optimizer = checkpoint::parse_safetensors(&dir, "optimizer.safetensors", &generation.optimizer)?;
+    let dir = store::restore(out_dir, &dir, &generation)?;
+    let vocab = Vocab::load(&store::tokenizer_path(&dir))?;
     state.options = options.clone();
-    Ok(Resumed { dir, state, tensors, optimizer })
+    Ok(Resumed { dir, state, tensors, optimizer, selected: generation.selected, vocab })
 }
 
-/// Refuse to start a new run in a directory that already holds one.
+/// Refuse to start a new run in a directory that already holds one; create it otherwise.
 pub fn ensure_fresh(out_dir: &Path) -> Result<()> {
-    for existing in [out_dir.join(CHECKPOINT_DIR), out_dir.join(checkpoint::CONFIG_FILE)] {
-        if existing.exists() {
-            return Err(Error::invalid(
-                "out",
-                format!(
-                "{} already holds a training run ({} exists); pass --resume to continue it, or choose another --out",
-                out_dir.display(), existing.display()
-            ),
-            ));
-        }
-    }
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io("cannot create", out_dir, e))
+    store::ensure_fresh(out_dir)
 }
 
 /// Trainable parameters by name.
@@ -383,13 +377,17 @@ pub fn trainable_tensors(
 
 /// The shared epoch loop: train, score dev, keep the best model, checkpoint, stop early.
 ///
-/// Continues `state` (fresh or resumed) until `settings.epochs` or until `settings.patience`
-/// epochs pass without a better dev score.
+/// Continues `state` (fresh or resumed, with the selected model's files `selected` of a resumed
+/// run) until `settings.epochs` or until `settings.patience` epochs pass without a better dev
+/// score. After each epoch the checkpoint is committed and then the selected model written to
+/// `out_dir` (see `src/train/store.rs`). A batch loss, weight or optimizer entry that is NaN or
+/// infinite stops the run with [`Error::Diverged`], keeping the last committed checkpoint.
 pub fn run_epochs<L: Learner, O: RunOptions>(
     out_dir: &Path,
     learner: &mut L,
     optimizer: &mut dyn Optimizer,
     state: &mut TrainState<O, L::Scores>,
+    mut selected: Option<ModelFiles>,
     settings: LoopSettings,
     on_event: &mut dyn FnMut(TrainEvent<L::Scores>),
 ) -> Result<()> {
@@ -397,20 +395,37 @@ pub fn run_epochs<L: Learner, O: RunOptions>(
     let mut since_best = state.best.as_ref().map(|(e, _)| state.epochs_done - e).unwrap_or(0);
     while state.epochs_done < settings.epochs && !(state.stopped_early || since_best >= settings.patience) {
         let epoch = state.epochs_done + 1;
+        let diverged = |quantity: String, value: f32| Error::Diverged {
+            epoch,
+            quantity,
+            value,
+            last_good_epoch: state.epochs_done,
+        };
         let mut rng = StdRng::seed_from_u64(settings.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
         let mut dropout = Dropout::new(settings.dropout, settings.seed ^ ((epoch as u64) << 32) ^ 0xD0);
         let batches = batch::length_batches(lengths.iter().copied(), settings.batch_size, Some(&mut rng));
         on_event(TrainEvent::EpochStart { epoch, batches: batches.len() });
         let start = Instant::now();
         let (mut loss_sum, mut examples, mut tokens) = (0f64, 0usize, 0usize);
-        for indices in &batches {
+        for (k, indices) in batches.iter().enumerate() {
             let stats = learner.train_batch(optimizer, indices, &mut dropout)?;
+            if !stats.loss.is_finite() {
+                return Err(diverged(format!("the training loss of batch {} of {}", k + 1, batches.len()), stats.loss));
+            }
             loss_sum += stats.loss as f64 * stats.examples as f64;
             examples += stats.examples;
             tokens += stats.tokens;
             on_event(TrainEvent::Batch { loss: stats.loss, examples: stats.examples, tokens: stats.tokens });
         }
         let seconds = start.elapsed().as_secs_f64();
+        let weights = learner.checkpoint_tensors()?;
+        let optimizer_state = optimizer.state(learner.embedding_shape())?;
+        if let Some((name, value)) = first_non_finite(&weights)? {
+            return Err(diverged(format!("weight `{name}`"), value));
+        }
+        if let Some((name, value)) = first_non_finite(&optimizer_state)? {
+            return Err(diverged(format!("optimizer entry `{name}`"), value));
+        }
         let dev = learner.evaluate()?;
         let improved = state.best.as_ref().is_none_or(|(_, b)| L::improves(&dev, b));
         let record = EpochRecord {
@@ -423,19 +438,48 @@ pub fn run_epochs<L: Learner, O: RunOptions>(
             improved,
         };
         if improved {
-            learner.save_selected(out_dir, epoch, &dev)?;
-            state.best = Some((epoch, dev));
+            let files = learner.selected(epoch, &dev)?;
+            // Stored in another type (f16), a finite weight can still overflow.
+            let stored = checkpoint::parse_safetensors(out_dir, checkpoint::WEIGHTS_FILE, &files.weights)?;
+            if let Some((name, value)) = first_non_finite(&stored)? {
+                return Err(diverged(format!("weight `{name}` as stored in the selected model"), value));
+            }
+            selected = Some(files);
+        }
+        let mut next = state.clone();
+        if improved {
+            next.best = Some((epoch, dev));
             since_best = 0;
         } else {
             since_best += 1;
         }
-        state.epochs_done = epoch;
-        state.stopped_early = since_best >= settings.patience && epoch < settings.epochs;
-        state.history.push(record);
+        next.epochs_done = epoch;
+        next.stopped_early = since_best >= settings.patience && epoch < settings.epochs;
+        next.history.push(record);
+        let generation = store::Generation {
+            state: serde_json::to_string_pretty(&next).expect("state serializes").into_bytes(),
+            weights: checkpoint::safetensors_bytes(&weights, DType::F32)?,
+            optimizer: checkpoint::safetensors_bytes(&optimizer_state, DType::F32)?,
+            selected: selected.clone().expect("the first epoch is always selected"),
+        };
+        store::commit(out_dir, &generation)?;
+        *state = next;
         on_event(TrainEvent::EpochEnd(state.history.last().expect("just pushed")));
-        save_checkpoint(out_dir, learner, optimizer, state)?;
     }
     Ok(())
+}
+
+/// The first entry of `tensors` (by name) holding a NaN or infinite value, with that value.
+fn first_non_finite(tensors: &HashMap<String, Tensor>) -> Result<Option<(String, f32)>> {
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for name in names {
+        let values = tensors[name].to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        if let Some(&v) = values.iter().find(|v| !v.is_finite()) {
+            return Ok(Some((name.clone(), v)));
+        }
+    }
+    Ok(None)
 }
 
 impl RunOptions for TrainOptions {
@@ -481,10 +525,10 @@ impl Learner for ClassifierLearner {
         new.sentence_accuracy > best.sentence_accuracy
     }
 
-    fn save_selected(&self, out_dir: &Path, epoch: usize, dev: &SplitScores) -> Result<()> {
+    fn selected(&self, epoch: usize, dev: &SplitScores) -> Result<ModelFiles> {
         let training = serde_json::to_value(&self.options).expect("options serialize");
         let card = ModelCard::new(*self.model.config(), training, epoch, *dev);
-        checkpoint::save_classifier(out_dir, &self.model, &self.vocab, card, self.weights_dtype)
+        ModelFiles::new(&self.model.tensors()?, &self.vocab, card, checkpoint::CLASSIFIER_FORMAT, self.weights_dtype)
     }
 
     fn checkpoint_tensors(&self) -> Result<HashMap<String, Tensor>> {
@@ -513,11 +557,10 @@ pub fn train(
     let train_trees = sst::load_split(data_dir, Split::Train)?;
     let dev_trees = sst::load_split(data_dir, Split::Dev)?;
 
-    let (vocab, tensors, mut state, optimizer_state) = if resume {
-        let resumed: Resumed<TrainOptions, SplitScores> = resume_checkpoint(out_dir, &options)?;
-        let vocab = Vocab::load(&out_dir.join(checkpoint::TOKENIZER_FILE))?;
-        checkpoint::check_tensors(&resumed.dir, &resumed.tensors, classifier_config(&options, vocab.len()))?;
-        (vocab, resumed.tensors, resumed.state, Some((resumed.dir, resumed.optimizer)))
+    let (vocab, tensors, mut state, optimizer_state, selected) = if resume {
+        let r: Resumed<TrainOptions, SplitScores> = resume_checkpoint(out_dir, &options)?;
+        checkpoint::check_tensors(&r.dir, &r.tensors, classifier_config(&options, r.vocab.len()))?;
+        (r.vocab, r.tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected))
     } else {
         ensure_fresh(out_dir)?;
         let vocab = Vocab::build(
@@ -527,7 +570,6 @@ pub fn train(
         )?;
         let tensors =
             classifier_config(&options, vocab.len()).init_parameters(options.seed, options.init_scale, device)?;
-        checkpoint::write_atomic(&out_dir.join(checkpoint::TOKENIZER_FILE), vocab.to_json()?.as_bytes())?;
         let state = TrainState {
             options: options.clone(),
             epochs_done: 0,
@@ -535,7 +577,7 @@ pub fn train(
             history: Vec::new(),
             stopped_early: false,
         };
-        (vocab, tensors, state, None)
+        (vocab, tensors, state, None, None)
     };
     let config = classifier_config(&options, vocab.len());
     let (map, vars) = trainable_tensors(tensors, device)?;
@@ -553,7 +595,7 @@ pub fn train(
         seed: options.seed,
     };
     let mut learner = ClassifierLearner { model, vocab, examples, dev_trees, options, weights_dtype };
-    run_epochs(out_dir, &mut learner, &mut optimizer, &mut state, settings, on_event)?;
+    run_epochs(out_dir, &mut learner, &mut optimizer, &mut state, selected, settings, on_event)?;
     Ok(state)
 }
 
@@ -600,63 +642,4 @@ pub fn train_step(
     };
     optimizer.step(&grads, model.embedding_mut(), &b.ids, &x_grad)?;
     Ok(loss.to_scalar::<f32>()?)
-}
-
-/// The checkpoint to resume from: `checkpoint/`, or `checkpoint.old/` when a swap was interrupted.
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.to_path_buf();
-    move |e| Error::io(action, path, e)
-}
-
-fn find_checkpoint(out_dir: &Path) -> Result<PathBuf> {
-    for name in [CHECKPOINT_DIR, "checkpoint.old"] {
-        let dir = out_dir.join(name);
-        if dir.join(STATE_FILE).is_file() {
-            return Ok(dir);
-        }
-    }
-    Err(Error::checkpoint(
-        out_dir.join(CHECKPOINT_DIR),
-        "nothing to resume: no checkpoint/state.json here; start a new run without --resume",
-    ))
-}
-
-/// Write the checkpoint into a fresh directory, then swap it in (old → .old, new → checkpoint,
-/// remove .old), so that some complete checkpoint exists at every moment.
-fn save_checkpoint<L: Learner, O: RunOptions>(
-    out_dir: &Path,
-    learner: &L,
-    optimizer: &dyn Optimizer,
-    state: &TrainState<O, L::Scores>,
-) -> Result<()> {
-    let new = out_dir.join("checkpoint.new");
-    let current = out_dir.join(CHECKPOINT_DIR);
-    let old = out_dir.join("checkpoint.old");
-    if new.exists() {
-        std::fs::remove_dir_all(&new).map_err(io_error("cannot remove", &new))?;
-    }
-    std::fs::create_dir_all(&new).map_err(io_error("cannot create", &new))?;
-    checkpoint::write_atomic(
-        &new.join(checkpoint::WEIGHTS_FILE),
-        &checkpoint::safetensors_bytes(&learner.checkpoint_tensors()?, DType::F32)?,
-    )?;
-    checkpoint::write_atomic(
-        &new.join(OPTIMIZER_FILE),
-        &checkpoint::safetensors_bytes(&optimizer.state(learner.embedding_shape())?, DType::F32)?,
-    )?;
-    checkpoint::write_atomic(
-        &new.join(STATE_FILE),
-        serde_json::to_string_pretty(state).expect("state serializes").as_bytes(),
-    )?;
-    if current.exists() {
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(io_error("cannot remove", &old))?;
-        }
-        std::fs::rename(&current, &old).map_err(io_error("cannot rename", &current))?;
-    }
-    std::fs::rename(&new, &current).map_err(io_error("cannot rename", &new))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(io_error("cannot remove", &old))?;
-    }
-    Ok(())
 }
