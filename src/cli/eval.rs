@@ -37,7 +37,7 @@ fn parse_split(s: &str) -> Result<Split, String> {
 pub fn run(args: Args) -> Result<()> {
     let device = args.device.open()?;
     let loaded = load_classifier(&args.model, &device)?;
-    let trees = sst::load_split(&args.data, args.split)?;
+    let trees = sst::load_split_for(&args.data, args.split, loaded.card.model.task)?;
     let config = loaded.card.model;
     let result = evaluate(&loaded.model, &loaded.vocab, &trees, config.task)
         .with_context(|| format!("evaluating {}", args.model.display()))?;

@@ -78,7 +78,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let task = loaded.card.model.task;
-    let trees = sst::load_split(&args.data, args.split)?;
+    let trees = sst::load_split_for(&args.data, args.split, task)?;
     let mut sentences: Vec<Sentence> = trees
         .iter()
         .enumerate()

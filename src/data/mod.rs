@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod corpus;
 pub mod sst;
+pub mod text;
 pub mod vocab;
 
 pub use batch::{Batch, Example};

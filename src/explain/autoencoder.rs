@@ -176,7 +176,8 @@ pub struct ReconstructionSaliency {
     pub unknown: Vec<bool>,
     /// Output tokens explained (`[EOS]` included when written).
     pub output_tokens: Vec<String>,
-    /// Whether the reconstruction equals the input.
+    /// Whether the model's greedy reconstruction equals the input (ids, then `[EOS]`), whichever
+    /// output tokens are explained.
     pub exact: bool,
     /// `S_t` for each output token.
     pub scores: Vec<f32>,
@@ -197,17 +198,14 @@ pub fn explain(
     max_steps: usize,
 ) -> Result<ReconstructionSaliency> {
     let model = &loaded.model;
-    let (output_ids, exact) = match outputs {
-        OutputChoice::Greedy => {
-            let b = crate::model::autoencoder::PairBatch::new(&[&sentence.ids], &[&sentence.ids]);
-            let (mut tokens, ended) = model.greedy(&b, max_steps)?.remove(0);
-            let exact = ended && tokens == sentence.ids;
-            if ended {
-                tokens.push(EOS_ID);
-            }
-            (tokens, exact)
-        }
-        OutputChoice::Reference => (sentence.ids.iter().copied().chain([EOS_ID]).collect::<Vec<_>>(), true),
+    // Whether the model rebuilds the input is a fact of its greedy output, whichever tokens are
+    // explained.
+    let b = crate::model::autoencoder::PairBatch::new(&[&sentence.ids], &[&sentence.ids]);
+    let (greedy, ended) = model.greedy(&b, max_steps)?.remove(0);
+    let exact = crate::eval::is_exact(&sentence.ids, &greedy, ended);
+    let output_ids = match outputs {
+        OutputChoice::Greedy => greedy.into_iter().chain(ended.then_some(EOS_ID)).collect::<Vec<_>>(),
+        OutputChoice::Reference => sentence.ids.iter().copied().chain([EOS_ID]).collect(),
     };
     if output_ids.is_empty() {
         return Err(Error::invalid(
