@@ -67,6 +67,7 @@ const TRICKY: &[&str] = &[
     "'Tis the season: 'em, ol' rock 'n' roll, the '90s; students' union.",
     "He said ‘hi’ and “bye” in the U.S. at 5 p.m. Cannot wait.",
     "CAN'T WON'T DON'T I'M YOU'RE THEY'D WE'LL",
+    "x's's can'tn't cannot's I'd've",
     "1\\/2 of the `` film '' -LRB- not -RRB- \\* stars",
     "[brackets] {braces} <angles> 50% $10 #1 @home a&b x+y=z",
     "Ça va? Mamá También, 8\u{a0}1/2 hours — naïve café",

@@ -119,8 +119,10 @@ const SPLIT_RULES: [&str; 4] = [
     // Opening single quote at the start of a word (not a clitic standing alone, as in PTB text:
     // "it 's"), closing one at its end.
     r"^'(?=[A-Za-z])(?!(?i:s|re|ve|m|ll|d)$)|(?<=[^sS'])'$",
-    // Clitics: "can't" -> "ca n't", "it's" -> "it 's", "I'm" -> "I 'm", "cannot" -> "can not".
-    r"(?i:n't|'(?:s|re|ve|m|ll|d))$|(?<=^(?i:can))(?i:not)$",
+    // Clitics: "can't" -> "ca n't", "it's" -> "it 's", "I'm" -> "I 'm", "cannot" -> "can not";
+    // every clitic of a word at once ("cannot's" -> "can not 's"), so that splitting the result
+    // again changes nothing.
+    r"(?i:n't|'(?:s|re|ve|m|ll|d))(?=(?i:n't|'(?:s|re|ve|m|ll|d))*$)|(?<=^(?i:can))(?i:not)(?=(?i:n't|'(?:s|re|ve|m|ll|d))*$)",
 ];
 
 /// `text` as a regular expression that matches it literally, in the syntax both `tokenizers`
@@ -417,6 +419,8 @@ mod tests {
             "'Tis the season: 'em, ol' rock 'n' roll, the '90s; students' union.",
             "He said ‘hi’ and “bye” in the U.S. at 5 p.m. Cannot wait.",
             "CAN'T WON'T DON'T I'M YOU'RE",
+            // Several clitics on one word.
+            "x's's can'tn't cannot's I'd've",
             "a\u{a0}b\tc\r\nd  e",
         ] {
             let once = v.encode_text(text).unwrap();
