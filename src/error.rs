@@ -19,6 +19,77 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A data directory has no file for a corpus split.
+    #[error(
+        "no {split} split in {}: expected {} or {} (one sentence per line)",
+        dir.display(),
+        tried[0].display(),
+        tried[1].display()
+    )]
+    MissingSplit {
+        /// The data directory.
+        dir: PathBuf,
+        /// The split's name.
+        split: &'static str,
+        /// The paths tried, `.txt.gz` first.
+        tried: [PathBuf; 2],
+    },
+    /// A data directory has two files for one corpus split.
+    #[error(
+        "both {} and {} exist; remove or rename one so that the {split} split is unambiguous",
+        paths[0].display(),
+        paths[1].display()
+    )]
+    AmbiguousSplit {
+        /// The split's name.
+        split: &'static str,
+        /// The two files, `.txt.gz` first.
+        paths: [PathBuf; 2],
+    },
+    /// A corpus split's file holds no sentence.
+    #[error("{}: no sentences; the {split} split needs at least one (one sentence per line)", path.display())]
+    EmptySplit {
+        /// The file.
+        path: PathBuf,
+        /// The split's name.
+        split: &'static str,
+    },
+    /// No sentence of a corpus file can be used: each is too long or has no token.
+    #[error(
+        "{}: no usable sentence: {too_long} of its {sentences} sentences are longer than {max_len} tokens, \
+         the others have no token",
+        path.display()
+    )]
+    NoUsableSentence {
+        /// The file.
+        path: PathBuf,
+        /// Sentences in the file.
+        sentences: usize,
+        /// Those longer than the limit.
+        too_long: usize,
+        /// The limit, in tokens.
+        max_len: usize,
+    },
+    /// A classifier was to be scored on trees none of whose sentences the task labels; the
+    /// accuracy would be a ratio of nothing.
+    #[error(
+        "nothing to score: none of the {trees} sentences given has a {task} label (the binary task drops \
+         neutral ones)"
+    )]
+    NoSentenceToScore {
+        /// Trees given.
+        trees: usize,
+        /// The task.
+        task: crate::data::Task,
+    },
+    /// An autoencoder was to be scored on no sentence; every score would be a ratio of nothing.
+    #[error("nothing to score: no sentence within the length limit of {max_len} tokens ({too_long} longer left out)")]
+    NoSentenceToReconstruct {
+        /// Sentences left out for being too long.
+        too_long: usize,
+        /// The model's length limit.
+        max_len: usize,
+    },
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {
@@ -252,6 +323,43 @@ pub enum SstError {
         expected: String,
         /// What is there instead.
         found: String,
+    },
+    /// Both `<split>.txt.gz` and `<split>.txt` exist, so which one is meant is unclear.
+    #[error(
+        "both {} and {} exist; remove or rename one so that the {split} split is unambiguous",
+        paths[0].display(),
+        paths[1].display()
+    )]
+    Ambiguous {
+        /// The split asked for (`train`, `dev`, `test`).
+        split: String,
+        /// The two files, `.txt.gz` first.
+        paths: [PathBuf; 2],
+    },
+    /// A split's file holds no tree.
+    #[error("{}: no trees; the {split} split needs at least one (one tree per line)", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+        /// The split it was read as.
+        split: String,
+    },
+    /// A split holds trees, but none whose sentence the task can score (the binary task drops
+    /// neutral sentences).
+    #[error(
+        "{}: none of its {trees} sentences has a {task} label (the binary task drops neutral ones); \
+         the {split} split needs at least one",
+        path.display()
+    )]
+    NoUsableSentence {
+        /// The file.
+        path: PathBuf,
+        /// The split it was read as.
+        split: String,
+        /// The task (`fine`, `binary`).
+        task: String,
+        /// How many trees the file holds.
+        trees: usize,
     },
     /// A line is not valid UTF-8.
     #[error("{}:{line}:{column}: invalid UTF-8 (column counted in bytes)", path.display())]

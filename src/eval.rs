@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{batch, Batch, Task, Tree, Vocab};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Classifier;
 
 /// Accuracy on one split.
@@ -52,7 +52,8 @@ pub fn predict_all(model: &Classifier, sequences: &[&[u32]], batch_size: usize) 
     Ok(predictions)
 }
 
-/// Sentence- and phrase-level accuracy of `model` on `trees` under `task`.
+/// Sentence- and phrase-level accuracy of `model` on `trees` under `task`; an error
+/// ([`Error::NoSentenceToScore`]) when no sentence has a label under the task.
 pub fn evaluate(model: &Classifier, vocab: &Vocab, trees: &[Tree], task: Task) -> Result<Evaluation> {
     // Each distinct phrase is predicted once; scores count every occurrence.
     let mut index: HashMap<Vec<u32>, usize> = HashMap::new();
@@ -67,6 +68,9 @@ pub fn evaluate(model: &Classifier, vocab: &Vocab, trees: &[Tree], task: Task) -
             occurrences.push((i, label as u32, k == root));
         }
     }
+    if !occurrences.iter().any(|&(_, _, is_root)| is_root) {
+        return Err(Error::NoSentenceToScore { trees: trees.len(), task });
+    }
     let mut distinct: Vec<(&Vec<u32>, usize)> = index.iter().map(|(k, &v)| (k, v)).collect();
     distinct.sort_by_key(|&(_, v)| v);
     let sequences: Vec<&[u32]> = distinct.iter().map(|(k, _)| k.as_slice()).collect();
@@ -80,7 +84,8 @@ pub fn evaluate(model: &Classifier, vocab: &Vocab, trees: &[Tree], task: Task) -
             sentence_correct += correct as usize;
         }
     }
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    // At least one root was scored, so neither count is zero.
+    let ratio = |a: usize, b: usize| a as f64 / b as f64;
     Ok(Evaluation {
         sentence_accuracy: ratio(sentence_correct, sentences),
         phrase_accuracy: ratio(phrase_correct, occurrences.len()),
@@ -111,8 +116,22 @@ pub struct ReconstructionScores {
     pub exact_match: f64,
 }
 
+/// Whether a decoded `output` is exactly the `reference`: the same ids, followed by `[EOS]`
+/// (`ended`). Ids are compared, not their strings, so an unknown word counts as rebuilt when the
+/// decoder writes `[UNK]` in its place.
+///
+/// ```
+/// use salient::eval::is_exact;
+/// assert!(is_exact(&[4, 1, 9], &[4, 1, 9], true)); // 1 is [UNK]
+/// assert!(!is_exact(&[4, 1, 9], &[4, 1, 9], false)); // no [EOS] within the limit
+/// assert!(!is_exact(&[4, 1, 9], &[4, 1], true));
+/// ```
+pub fn is_exact(reference: &[u32], output: &[u32], ended: bool) -> bool {
+    ended && output == reference
+}
+
 /// Score an autoencoder on encoded sentences (each within `model.config().max_len`), in batches
-/// of equal-length sentences.
+/// of equal-length sentences; an error ([`Error::NoSentenceToReconstruct`]) when there are none.
 pub fn evaluate_reconstruction(
     model: &crate::model::Autoencoder,
     sentences: &[Vec<u32>],
@@ -120,6 +139,9 @@ pub fn evaluate_reconstruction(
     batch_size: usize,
 ) -> Result<ReconstructionScores> {
     use crate::data::PairBatch;
+    if sentences.is_empty() {
+        return Err(Error::NoSentenceToReconstruct { too_long, max_len: model.config().max_len });
+    }
     let groups = batch::length_batches::<rand::rngs::StdRng>(sentences.iter().map(Vec::len), batch_size, None);
     let (mut nll, mut tokens, mut correct, mut greedy_correct, mut greedy_total, mut exact) =
         (0f64, 0usize, 0usize, 0usize, 0usize, 0usize);
@@ -141,16 +163,17 @@ pub fn evaluate_reconstruction(
                 + usize::from(ended && output.len() == reference.len());
             greedy_correct += hits;
             greedy_total += reference.len().max(output.len()) + 1;
-            exact += usize::from(ended && output.as_slice() == *reference);
+            exact += usize::from(is_exact(reference, &output, ended));
         }
     }
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    // Every sentence has at least its `[EOS]` to score, so no count is zero.
+    let ratio = |a: usize, b: usize| a as f64 / b as f64;
     Ok(ReconstructionScores {
         sentences: sentences.len(),
         too_long,
         tokens,
         token_accuracy: ratio(correct, tokens),
-        perplexity: if tokens == 0 { f64::NAN } else { (nll / tokens as f64).exp() },
+        perplexity: (nll / tokens as f64).exp(),
         greedy_token_accuracy: ratio(greedy_correct, greedy_total),
         exact_match: ratio(exact, sentences.len()),
     })

@@ -164,3 +164,14 @@ fn parse_train_timing() {
     assert_eq!(trees.len(), 8544);
     println!("parsed {} train trees in {:.1} ms", trees.len(), elapsed.as_secs_f64() * 1e3);
 }
+
+/// The test split saved by a Windows editor (a byte-order mark, CRLF line ends) reads the same.
+#[test]
+fn bom_and_crlf_copy_reads_the_same() {
+    let bytes = salient::data::text::read_file(&data_dir().join("test.txt.gz")).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    let windows = format!("\u{feff}{}", text.replace('\n', "\r\n"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("test.txt"), windows).unwrap();
+    assert_eq!(load_split(dir.path(), Split::Test).unwrap(), load_split(&data_dir(), Split::Test).unwrap());
+}

@@ -226,10 +226,11 @@ fn reconstruct(args: ReconstructArgs, global: &GlobalArgs) -> Result<()> {
             let (tokens, _, ended) = loaded.model.beam(&s.ids, args.beam, max_len)?;
             (tokens, ended)
         };
+        let exact = salient::eval::is_exact(&s.ids, &output, ended);
         let output: Vec<String> = output.iter().map(|&id| loaded.vocab.id_to_token(id).unwrap_or_default()).collect();
         if args.json.json {
             let line = serde_json::json!({
-                "input": s.tokens, "output": output, "ended": ended, "exact": ended && output == s.tokens,
+                "input": s.tokens, "output": output, "ended": ended, "exact": exact,
             });
             println!("{line}");
         } else {

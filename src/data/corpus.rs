@@ -41,51 +41,60 @@ impl std::str::FromStr for CorpusSplit {
     }
 }
 
-/// Read every sentence of a file (gzip if the name ends in `.gz`), trimmed; blank lines are an
-/// error naming the line, as is text that is not UTF-8.
-pub fn read_sentences(path: &Path) -> Result<Vec<String>> {
-    let bytes = crate::data::sst::read_bytes(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-    let mut out = Vec::new();
-    if body.is_empty() {
-        return Ok(out);
-    }
-    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
-        let text = std::str::from_utf8(line).map_err(|e| Error::Corpus {
-            path: path.to_path_buf(),
-            line: i + 1,
-            message: format!("not UTF-8 text ({e})"),
-        })?;
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(Error::Corpus {
-                path: path.to_path_buf(),
-                line: i + 1,
-                message: "blank line; a corpus holds one sentence per line".into(),
-            });
-        }
-        out.push(text.to_string());
-    }
-    Ok(out)
+/// The sentences of one corpus file.
+///
+/// Dereferences to its sentences, so it can be passed wherever a `&[String]` is expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corpus {
+    /// The file they were read from (named in errors).
+    pub path: PathBuf,
+    /// One sentence per line, trimmed.
+    pub sentences: Vec<String>,
 }
 
-/// Load `<dir>/<split>.txt.gz`, or else `<dir>/<split>.txt`.
-pub fn load_split(dir: &Path, split: CorpusSplit) -> Result<Vec<String>> {
-    let tried: Vec<PathBuf> =
-        vec![dir.join(format!("{}.txt.gz", split.name())), dir.join(format!("{}.txt", split.name()))];
-    match tried.iter().find(|p| p.is_file()) {
-        Some(path) => read_sentences(path),
-        None => Err(Error::invalid(
-            "data",
-            format!(
-                "no {} split in {}: expected {} or {} (one sentence per line)",
-                split.name(),
-                dir.display(),
-                tried[0].display(),
-                tried[1].display()
-            ),
-        )),
+impl std::ops::Deref for Corpus {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.sentences
     }
+}
+
+/// Read every sentence of a file (gzip if the name ends in `.gz`), trimmed; blank lines are an
+/// error naming the line, as is text that is not UTF-8. Lines are read by
+/// [`text::lines`](super::text::lines): a byte-order mark at the start is skipped and CRLF line
+/// ends are accepted. A file without lines gives no sentences.
+pub fn read_sentences(path: &Path) -> Result<Corpus> {
+    let bytes = super::text::read_file(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let mut sentences = Vec::new();
+    for line in super::text::lines(&bytes) {
+        let corpus_error = |message: String| Error::Corpus { path: path.to_path_buf(), line: line.number, message };
+        let text =
+            line.text().map_err(|column| corpus_error(format!("not UTF-8 text (byte {column} of the line)")))?.trim();
+        if text.is_empty() {
+            return Err(corpus_error("blank line; a corpus holds one sentence per line".into()));
+        }
+        sentences.push(text.to_string());
+    }
+    Ok(Corpus { path: path.to_path_buf(), sentences })
+}
+
+/// Load `<dir>/<split>.txt.gz` or `<dir>/<split>.txt`: exactly one of them must exist, and it
+/// must hold at least one sentence.
+pub fn load_split(dir: &Path, split: CorpusSplit) -> Result<Corpus> {
+    use super::text::{find_split, SplitFile};
+    let path = match find_split(dir, split.name()).map_err(|(path, e)| Error::io("cannot read", path, e))? {
+        SplitFile::Found(path) => path,
+        SplitFile::Missing(tried) => {
+            return Err(Error::MissingSplit { dir: dir.to_path_buf(), split: split.name(), tried })
+        }
+        SplitFile::Both(paths) => return Err(Error::AmbiguousSplit { split: split.name(), paths }),
+    };
+    let corpus = read_sentences(&path)?;
+    if corpus.is_empty() {
+        return Err(Error::EmptySplit { path, split: split.name() });
+    }
+    Ok(corpus)
 }
 
 /// Sentences turned into token ids, with what was left out.
@@ -101,10 +110,11 @@ pub struct EncodedCorpus {
     pub unknown: usize,
 }
 
-/// Tokenize sentences with `vocab`, keeping those of at most `max_len` tokens.
-pub fn encode(sentences: &[String], vocab: &Vocab, max_len: usize) -> Result<EncodedCorpus> {
+/// Tokenize a corpus with `vocab`, keeping the sentences of 1 to `max_len` tokens; an error
+/// ([`Error::NoUsableSentence`], naming the file) when none is left.
+pub fn encode(corpus: &Corpus, vocab: &Vocab, max_len: usize) -> Result<EncodedCorpus> {
     let mut out = EncodedCorpus::default();
-    for s in sentences {
+    for s in corpus.iter() {
         let ids = vocab.encode_text(s)?.ids;
         if ids.is_empty() {
             continue;
@@ -116,6 +126,14 @@ pub fn encode(sentences: &[String], vocab: &Vocab, max_len: usize) -> Result<Enc
         out.tokens += ids.len();
         out.unknown += ids.iter().filter(|&&id| id == UNK_ID).count();
         out.sentences.push(ids);
+    }
+    if out.sentences.is_empty() {
+        return Err(Error::NoUsableSentence {
+            path: corpus.path.clone(),
+            sentences: corpus.len(),
+            too_long: out.too_long,
+            max_len,
+        });
     }
     Ok(out)
 }
@@ -129,7 +147,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ok = dir.path().join("ok.txt");
         std::fs::write(&ok, "One sentence .\n  Two  \n").unwrap();
-        assert_eq!(read_sentences(&ok).unwrap(), vec!["One sentence .", "Two"]);
+        assert_eq!(read_sentences(&ok).unwrap().sentences, vec!["One sentence .", "Two"]);
         let blank = dir.path().join("blank.txt");
         std::fs::write(&blank, "a\n\nb\n").unwrap();
         let e = read_sentences(&blank).unwrap_err().to_string();
@@ -138,5 +156,47 @@ mod tests {
         std::fs::write(&bad, b"a\nb\xff\n").unwrap();
         let e = read_sentences(&bad).unwrap_err().to_string();
         assert!(e.contains("bad.txt:2:") && e.contains("UTF-8"), "{e}");
+    }
+    #[test]
+    fn byte_order_mark_and_crlf_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.txt");
+        std::fs::write(&path, b"\xEF\xBB\xBFThe first .\r\nThe second .\r\n").unwrap();
+        assert_eq!(read_sentences(&path).unwrap().sentences, ["The first .", "The second ."]);
+    }
+
+    #[test]
+    fn empty_ambiguous_and_unusable_splits_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = dir.path().join("dev.txt");
+        std::fs::write(&dev, b"\xEF\xBB\xBF").unwrap();
+        match load_split(dir.path(), CorpusSplit::Dev) {
+            Err(e @ Error::EmptySplit { .. }) => assert!(e.to_string().contains(&dev.display().to_string()), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(&dev, "one two three four .\nfive six seven .\n").unwrap();
+        std::fs::write(dir.path().join("dev.txt.gz"), b"").unwrap();
+        match load_split(dir.path(), CorpusSplit::Dev) {
+            Err(e @ Error::AmbiguousSplit { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("dev.txt.gz") && msg.contains(&format!("{} ", dev.display())), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_file(dir.path().join("dev.txt.gz")).unwrap();
+        let corpus = load_split(dir.path(), CorpusSplit::Dev).unwrap();
+        let vocab = Vocab::build("one two .".split(' '), true, 1).unwrap();
+        assert_eq!(encode(&corpus, &vocab, 5).unwrap().sentences.len(), 2);
+        match encode(&corpus, &vocab, 3) {
+            Err(e @ Error::NoUsableSentence { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains(&dev.display().to_string()) && msg.contains("2 sentences"), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match load_split(dir.path(), CorpusSplit::Test) {
+            Err(e @ Error::MissingSplit { .. }) => assert!(e.to_string().contains("test.txt.gz"), "{e}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

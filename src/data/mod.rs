@@ -4,6 +4,7 @@ pub mod batch;
 pub mod corpus;
 pub mod sentence;
 pub mod sst;
+pub mod text;
 pub mod vocab;
 
 pub use batch::{Batch, Example, PairBatch};

@@ -11,8 +11,10 @@
 //! one [`LabelledSpan`] per node (leaves included) in post-order, so the root
 //! span comes last. [`read_trees`] reads a whole file (plain text, or gzip if
 //! the name ends in `.gz`) and [`load_split`] finds `<dir>/<split>.txt.gz` or
-//! `<dir>/<split>.txt`. [`Task`] maps the five fine-grained labels to the
-//! binary task (neutral sentences dropped).
+//! `<dir>/<split>.txt` (exactly one of them: both is an error, as is a split
+//! without trees); [`load_split_for`] also asks for a sentence the task can
+//! score. [`Task`] maps the five fine-grained labels to the binary task
+//! (neutral sentences dropped).
 //!
 //! # Grammar
 //!
@@ -30,11 +32,12 @@
 //!   separates tokens: U+00A0 (no-break space) and every other non-ASCII
 //!   character are ordinary token characters, so `8\u{a0}1\/2` is one token.
 //! * Tokens are kept verbatim (still PTB-escaped: `-LRB-`, `\/`, ...).
-//! * Line endings: lines are split at `\n`. A single `\r` at the very end of
-//!   a line is ignored, so CRLF files are accepted; a `\r` anywhere else is
-//!   an error (it is a control character).
+//! * Lines are read as [`text::lines`](super::text) reads them: split at `\n`;
+//!   a single `\r` at the very end of a line is ignored, so CRLF files are
+//!   accepted; a `\r` anywhere else is an error (it is a control character).
+//!   A UTF-8 byte-order mark at the start of the file is skipped.
 //! * An empty final piece after the last `\n` is not a line; any other empty
-//!   line is an error. An empty file holds zero trees.
+//!   line is an error. An empty file holds zero trees (and is not a split).
 //! * The parser uses an explicit stack, never recursion, so deeply nested
 //!   hostile input cannot overflow the call stack.
 //!
@@ -43,8 +46,7 @@
 //! line is not valid text there, so characters cannot be counted).
 
 use std::fmt;
-use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 pub use crate::error::SstError;
@@ -372,34 +374,16 @@ pub fn parse_tree(text: &str, file: &Path, line: usize) -> Result<Tree, SstError
     }
 }
 
-/// Reads a whole file, decompressing it if the name ends in `.gz`.
-pub(crate) fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
-    let raw = std::fs::read(path)?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out)?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
-}
-
-/// Parses every line of a file's contents.
-fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Vec<Tree>, SstError> {
-    let mut pieces: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-    // An empty piece after the final newline (or an empty file) is not a line.
-    if pieces.last().is_some_and(|p| p.is_empty()) {
-        pieces.pop();
-    }
-    let mut trees = Vec::with_capacity(pieces.len());
-    for (i, piece) in pieces.into_iter().enumerate() {
-        let line = i + 1;
-        let text = std::str::from_utf8(piece).map_err(|e| SstError::Utf8 {
-            path: path.to_path_buf(),
-            line,
-            column: e.valid_up_to() + 1,
-        })?;
-        trees.push(parse_tree(text, path, line)?);
+/// Parse every line of a file's contents; `path` names the file in errors.
+///
+/// Lines are read by [`text::lines`](super::text::lines): a byte-order mark at the start is
+/// skipped and CRLF line ends are accepted. Contents without lines give zero trees.
+pub fn parse_trees(contents: &[u8], path: &Path) -> Result<Vec<Tree>, SstError> {
+    let mut trees = Vec::new();
+    for line in super::text::lines(contents) {
+        let text =
+            line.text().map_err(|column| SstError::Utf8 { path: path.to_path_buf(), line: line.number, column })?;
+        trees.push(parse_tree(text, path, line.number)?);
     }
     Ok(trees)
 }
@@ -409,24 +393,53 @@ fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Vec<Tree>, SstError> {
 /// One tree per line; see the [module documentation](self) for the rules on
 /// line endings and empty lines.
 pub fn read_trees(path: &Path) -> Result<Vec<Tree>, SstError> {
-    let bytes = read_bytes(path).map_err(|source| SstError::Io { path: path.to_path_buf(), source })?;
-    parse_bytes(&bytes, path)
+    let bytes = super::text::read_file(path).map_err(|source| SstError::Io { path: path.to_path_buf(), source })?;
+    parse_trees(&bytes, path)
 }
 
-/// Load a split from a data directory: `<dir>/<split>.txt.gz`, or else `<dir>/<split>.txt`; a missing file is an error naming both paths tried.
+/// Load a split from a data directory: `<dir>/<split>.txt.gz` or `<dir>/<split>.txt`.
 ///
-/// Only "not found" moves on to the next candidate; any other read error
-/// (permissions, corrupt gzip) is reported as [`SstError::Io`].
+/// Errors: neither file ([`SstError::Missing`], naming both paths tried), both
+/// ([`SstError::Ambiguous`]), a file without trees ([`SstError::Empty`]), and any read or parse
+/// error of the file.
 pub fn load_split(dir: &Path, split: Split) -> Result<Vec<Tree>, SstError> {
-    let tried = vec![dir.join(format!("{}.txt.gz", split.name())), dir.join(format!("{}.txt", split.name()))];
-    for path in &tried {
-        match read_bytes(path) {
-            Ok(bytes) => return parse_bytes(&bytes, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(SstError::Io { path: path.clone(), source }),
-        }
+    Ok(load_split_file(dir, split)?.1)
+}
+
+/// Like [`load_split`], and the split must hold at least one sentence that `task` scores
+/// ([`SstError::NoUsableSentence`] otherwise: a binary split of neutral sentences only).
+pub fn load_split_for(dir: &Path, split: Split, task: Task) -> Result<Vec<Tree>, SstError> {
+    let (path, trees) = load_split_file(dir, split)?;
+    if !trees.iter().any(|t| task.map_label(t.root_label()).is_some()) {
+        return Err(SstError::NoUsableSentence {
+            path,
+            split: split.name().to_string(),
+            task: task.name().to_string(),
+            trees: trees.len(),
+        });
     }
-    Err(SstError::Missing { dir: dir.to_path_buf(), split: split.name().to_string(), tried })
+    Ok(trees)
+}
+
+/// The split's file and its trees (at least one).
+fn load_split_file(dir: &Path, split: Split) -> Result<(PathBuf, Vec<Tree>), SstError> {
+    use super::text::{find_split, SplitFile};
+    let path = match find_split(dir, split.name()).map_err(|(path, source)| SstError::Io { path, source })? {
+        SplitFile::Found(path) => path,
+        SplitFile::Missing(tried) => {
+            return Err(SstError::Missing {
+                dir: dir.to_path_buf(),
+                split: split.name().to_string(),
+                tried: tried.into(),
+            })
+        }
+        SplitFile::Both(paths) => return Err(SstError::Ambiguous { split: split.name().to_string(), paths }),
+    };
+    let trees = read_trees(&path)?;
+    if trees.is_empty() {
+        return Err(SstError::Empty { path, split: split.name().to_string() });
+    }
+    Ok((path, trees))
 }
 
 #[cfg(test)]
@@ -685,13 +698,13 @@ mod tests {
     #[test]
     fn file_lines_and_final_newline() {
         let p = Path::new("f.txt");
-        let two = parse_bytes(b"(2 a)\n(3 (2 b) (4 c))\n", p).unwrap();
+        let two = parse_trees(b"(2 a)\n(3 (2 b) (4 c))\n", p).unwrap();
         assert_eq!(two.len(), 2);
         assert_eq!(two[1].tokens, vec!["b", "c"]);
-        assert_eq!(parse_bytes(b"(2 a)\n(3 (2 b) (4 c))", p).unwrap(), two);
-        assert_eq!(parse_bytes(b"(2 a)\r\n(3 (2 b) (4 c))\r\n", p).unwrap(), two);
-        assert!(parse_bytes(b"", p).unwrap().is_empty());
-        match parse_bytes(b"(2 a)\n\n(2 b)\n", p) {
+        assert_eq!(parse_trees(b"(2 a)\n(3 (2 b) (4 c))", p).unwrap(), two);
+        assert_eq!(parse_trees(b"(2 a)\r\n(3 (2 b) (4 c))\r\n", p).unwrap(), two);
+        assert!(parse_trees(b"", p).unwrap().is_empty());
+        match parse_trees(b"(2 a)\n\n(2 b)\n", p) {
             Err(SstError::Syntax { line, column, path, .. }) => {
                 assert_eq!((line, column), (2, 1));
                 assert_eq!(path, p);
@@ -699,12 +712,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Two final newlines: the second line is empty.
-        match parse_bytes(b"(2 a)\n\n", p) {
+        match parse_trees(b"(2 a)\n\n", p) {
             Err(SstError::Syntax { line, column, .. }) => assert_eq!((line, column), (2, 1)),
             other => panic!("{other:?}"),
         }
         // The third line's error reports line 3.
-        match parse_bytes(b"(2 a)\n(2 b)\n(2 c", p) {
+        match parse_trees(b"(2 a)\n(2 b)\n(2 c", p) {
             Err(SstError::Syntax { line, column, .. }) => assert_eq!((line, column), (3, 5)),
             other => panic!("{other:?}"),
         }
@@ -713,7 +726,7 @@ mod tests {
     #[test]
     fn invalid_utf8_reports_line_and_byte_column() {
         let p = Path::new("f.txt");
-        match parse_bytes(b"(2 a)\n(2 (2 \xc3\xa9) (2 b\xff))\n", p) {
+        match parse_trees(b"(2 a)\n(2 (2 \xc3\xa9) (2 b\xff))\n", p) {
             Err(e @ SstError::Utf8 { .. }) => {
                 let SstError::Utf8 { line, column, .. } = &e else { unreachable!() };
                 // "(2 (2 é) (2 b" is 14 bytes; the bad byte is byte 15.
@@ -723,7 +736,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Truncated multi-byte sequence at the end of the first line.
-        match parse_bytes(b"(2 a\xc3", p) {
+        match parse_trees(b"(2 a\xc3", p) {
             Err(SstError::Utf8 { line, column, .. }) => assert_eq!((line, column), (1, 5)),
             other => panic!("{other:?}"),
         }
@@ -755,9 +768,16 @@ mod tests {
         let train = load_split(dir.path(), Split::Train).unwrap();
         assert_eq!(train.len(), 1);
         assert_eq!(train[0].tokens, vec!["z"]);
-        // The .gz file wins over a plain one.
+        // Both a .gz and a plain file: refused, naming both.
         std::fs::write(dir.path().join("train.txt"), content).unwrap();
-        assert_eq!(load_split(dir.path(), Split::Train).unwrap(), train);
+        match load_split(dir.path(), Split::Train) {
+            Err(e @ SstError::Ambiguous { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("train.txt.gz") && msg.contains("train.txt "), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_file(dir.path().join("train.txt")).unwrap();
 
         match load_split(dir.path(), Split::Test) {
             Err(e @ SstError::Missing { .. }) => {
@@ -779,15 +799,56 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // A corrupt .gz is an Io error, not a silent fall-back to the .txt.
-        std::fs::write(dir.path().join("dev.txt.gz"), b"not gzip").unwrap();
-        assert!(matches!(load_split(dir.path(), Split::Dev), Err(SstError::Io { .. })));
+        // A corrupt .gz is an Io error.
+        std::fs::write(dir.path().join("test.txt.gz"), b"not gzip").unwrap();
+        assert!(matches!(load_split(dir.path(), Split::Test), Err(SstError::Io { .. })));
         // Syntax errors in a file name that file.
         std::fs::write(dir.path().join("bad.txt"), b"(2 a)\n(2 (2 b)\n").unwrap();
         match read_trees(&dir.path().join("bad.txt")) {
             Err(SstError::Syntax { path, line, column, .. }) => {
                 assert_eq!(path, dir.path().join("bad.txt"));
                 assert_eq!((line, column), (2, 9));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn byte_order_mark_and_crlf_are_accepted_in_files() {
+        let p = Path::new("f.txt");
+        let plain = parse_trees(b"(2 a)\n(3 (2 b) (4 c))\n", p).unwrap();
+        assert_eq!(parse_trees(b"\xEF\xBB\xBF(2 a)\r\n(3 (2 b) (4 c))\r\n", p).unwrap(), plain);
+        // Only at the start of the file: on a later line it is a stray character.
+        match parse_trees(b"(2 a)\n\xEF\xBB\xBF(2 b)\n", p) {
+            Err(SstError::Syntax { line, column, .. }) => assert_eq!((line, column), (2, 1)),
+            other => panic!("{other:?}"),
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dev.txt"), b"\xEF\xBB\xBF(2 a)\r\n(3 (2 b) (4 c))\r\n").unwrap();
+        assert_eq!(load_split(dir.path(), Split::Dev).unwrap(), plain);
+    }
+
+    #[test]
+    fn empty_and_unusable_splits_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for contents in [&b""[..], b"\xEF\xBB\xBF", b"\xEF\xBB\xBF\n"] {
+            std::fs::write(dir.path().join("dev.txt"), contents).unwrap();
+            match load_split(dir.path(), Split::Dev) {
+                Err(e @ (SstError::Empty { .. } | SstError::Syntax { .. })) => {
+                    assert!(e.to_string().contains(&dir.path().join("dev.txt").display().to_string()), "{e}")
+                }
+                other => panic!("{contents:?}: {other:?}"),
+            }
+        }
+        std::fs::write(dir.path().join("dev.txt"), b"").unwrap();
+        assert!(matches!(load_split(dir.path(), Split::Dev), Err(SstError::Empty { ref split, .. }) if split == "dev"));
+        // Neutral sentences only: fine-grained scores them, binary has nothing to score.
+        std::fs::write(dir.path().join("dev.txt"), b"(2 (4 good) (0 bad))\n(2 so-so)\n").unwrap();
+        assert_eq!(load_split_for(dir.path(), Split::Dev, Task::Fine).unwrap().len(), 2);
+        match load_split_for(dir.path(), Split::Dev, Task::Binary) {
+            Err(e @ SstError::NoUsableSentence { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("dev.txt") && msg.contains("none of its 2 sentences"), "{msg}");
             }
             other => panic!("{other:?}"),
         }

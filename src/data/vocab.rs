@@ -3,9 +3,20 @@
 //!
 //! SST tokens are already split and escaped, so they are only lower-cased (when the vocabulary
 //! is) and looked up. Raw text ("I can't stand it.") goes through the full tokenizer: brackets
-//! become `-LRB-`/`-RRB-`, `"` becomes `` `` `` or `''`, `/` and `*` are escaped as in SST,
-//! punctuation is split off and clitics are separated ("ca n't", "it 's"). Only ASCII
-//! whitespace separates words, so a no-break space stays inside its word, as in SST.
+//! become `-LRB-`/`-RRB-`, `"` becomes `` `` `` or `''`, `/` and `*` are escaped as in SST (unless
+//! already escaped), punctuation is split off and clitics are separated ("ca n't", "it 's"). Only
+//! ASCII whitespace separates words, so a no-break space stays inside its word, as in SST.
+//!
+//! Two rules keep the tokenizer faithful to its vocabulary and to text that is already split:
+//! - A word the vocabulary holds whole is not split further: with `u.s.`, `mr.`, `10,000` or
+//!   `r&b` in the vocabulary, "U.S." stays one token instead of `U.S` and `.`. The pre-tokenizer
+//!   lists these words (those its splitting rules would cut) in its patterns, so the list lives
+//!   in `tokenizer.json` and any `tokenizers` implementation splits the same way.
+//! - Text in PTB form reads as its raw form does: `It 's good .` gives the ids of `It's good.`
+//!   (a standalone clitic is not taken for an opening quote) and `1\/2` stays `1\/2`.
+//!
+//! A vocabulary built from raw text (the autoencoder's) is counted with a tokenizer that knows
+//! no words yet, so no word of it needs to be listed and its tokenizer splits as before.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -84,8 +95,9 @@ fn normalizer(lowercase: bool) -> Result<NormalizerWrapper> {
         (r"\]", " -RSB- "),
         (r"\{", " -LCB- "),
         (r"\}", " -RCB- "),
-        (r"/", r"\/"),
-        (r"\*", r"\*"),
+        // Escape `/` and `*` as SST does, unless they already are (text in PTB form).
+        (r"(?<!\\)/", r"\/"),
+        (r"(?<!\\)\*", r"\*"),
         // An opening double quote: at the start or after whitespace or an opening bracket.
         (r#"(?:^|(?<=[\s(\[{]))["“]"#, " `` "),
         (r#"["”]"#, " '' "),
@@ -106,24 +118,70 @@ fn normalizer(lowercase: bool) -> Result<NormalizerWrapper> {
     Ok(NormalizerSequence::new(parts).into())
 }
 
-/// The PTB-style pre-tokenizer: split on ASCII whitespace, split punctuation off, then clitics.
-fn pre_tokenizer() -> Result<PreTokenizerWrapper> {
+/// The splitting rules after the whitespace split, in order, as regular expressions whose
+/// matches are isolated.
+const SPLIT_RULES: [&str; 4] = [
+    // Punctuation that PTB always splits off; an ellipsis and a double dash stay whole.
+    r"\.\.\.|--|[,;:?!%$#&@]|``|''",
+    // A word-final period (not the last of an ellipsis).
+    r"(?<=[^.])\.$",
+    // Opening single quote at the start of a word (not a clitic standing alone, as in PTB text:
+    // "it 's"), closing one at its end.
+    r"^'(?=[A-Za-z])(?!(?i:s|re|ve|m|ll|d)$)|(?<=[^sS'])'$",
+    // Clitics: "can't" -> "ca n't", "it's" -> "it 's", "I'm" -> "I 'm", "cannot" -> "can not";
+    // every clitic of a word at once ("cannot's" -> "can not 's"), so that splitting the result
+    // again changes nothing.
+    r"(?i:n't|'(?:s|re|ve|m|ll|d))(?=(?i:n't|'(?:s|re|ve|m|ll|d))*$)|(?<=^(?i:can))(?i:not)(?=(?i:n't|'(?:s|re|ve|m|ll|d))*$)",
+];
+
+/// `text` as a regular expression that matches it literally, in the syntax both `tokenizers`
+/// regex engines (fancy-regex in Rust, Oniguruma in Python) read the same way.
+fn regex_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if matches!(c, '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The PTB-style pre-tokenizer: split on ASCII whitespace, then apply [`SPLIT_RULES`]; a word of
+/// `whole` (words the vocabulary holds) is matched entirely first, so no rule cuts it.
+fn pre_tokenizer(whole: &[&str]) -> Result<PreTokenizerWrapper> {
     let split = |pattern: &str, behavior| -> Result<PreTokenizerWrapper> {
         Ok(Split::new(SplitPattern::Regex(pattern.to_string()), behavior, false).map_err(tok_err)?.into())
     };
-    Ok(PreTokenizerSequence::new(vec![
-        // Words: ASCII whitespace only (a no-break space stays inside its word, as in SST).
-        split(r"[ \t\r\n]+", SplitDelimiterBehavior::Removed)?,
-        // Punctuation that PTB always splits off; an ellipsis and a double dash stay whole.
-        split(r"\.\.\.|--|[,;:?!%$#&@]|``|''", SplitDelimiterBehavior::Isolated)?,
-        // A word-final period (abbreviations with inner periods such as "U.S." keep theirs).
-        split(r"(?<=[^.])\.$", SplitDelimiterBehavior::Isolated)?,
-        // Opening single quote at the start of a word, closing one at its end.
-        split(r"^'(?=[A-Za-z])|(?<=[^sS'])'$", SplitDelimiterBehavior::Isolated)?,
-        // Clitics: "can't" -> "ca n't", "it's" -> "it 's", "I'm" -> "I 'm", "cannot" -> "can not".
-        split(r"(?i)n't$|'(?:s|re|ve|m|ll|d)$|(?<=^(?i:can))not$", SplitDelimiterBehavior::Isolated)?,
-    ])
-    .into())
+    let keep = if whole.is_empty() {
+        String::new()
+    } else {
+        let words: Vec<String> = whole.iter().map(|w| regex_literal(w)).collect();
+        format!("^(?:{})$|", words.join("|"))
+    };
+    // Words: ASCII whitespace only (a no-break space stays inside its word, as in SST).
+    let mut steps = vec![split(r"[ \t\r\n]+", SplitDelimiterBehavior::Removed)?];
+    for rule in SPLIT_RULES {
+        steps.push(split(&format!("{keep}{rule}"), SplitDelimiterBehavior::Isolated)?);
+    }
+    Ok(PreTokenizerSequence::new(steps).into())
+}
+
+/// The words of `vocab` that the pre-tokenizer would cut into pieces (they must be kept whole).
+fn words_to_keep_whole(vocab: &[(String, u32)]) -> Result<Vec<&str>> {
+    let plain = pre_tokenizer(&[])?;
+    let mut whole = Vec::new();
+    for (word, _) in vocab {
+        if word == PAD_TOKEN || word == UNK_TOKEN {
+            continue;
+        }
+        let mut pre = PreTokenizedString::from(word.as_str());
+        plain.pre_tokenize(&mut pre).map_err(tok_err)?;
+        if pre.get_splits(OffsetReferential::Original, OffsetType::Byte).len() > 1 {
+            whole.push(word.as_str());
+        }
+    }
+    Ok(whole)
 }
 
 impl Vocab {
@@ -170,6 +228,7 @@ impl Vocab {
     }
 
     fn from_vocab(vocab: Vec<(String, u32)>, lowercase: bool) -> Result<Self> {
+        let pre_tokenizer = pre_tokenizer(&words_to_keep_whole(&vocab)?)?;
         let model = WordLevel::builder()
             .vocab(vocab.into_iter().collect())
             .unk_token(UNK_TOKEN.to_string())
@@ -177,7 +236,7 @@ impl Vocab {
             .map_err(tok_err)?;
         let mut tokenizer = Tokenizer::new(model);
         tokenizer.with_normalizer(Some(normalizer(lowercase)?)).map_err(tok_err)?;
-        tokenizer.with_pre_tokenizer(Some(pre_tokenizer()?));
+        tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
         Ok(Self { tokenizer, lowercase })
     }
 
@@ -326,5 +385,85 @@ mod tests {
         assert_eq!(back.len(), v.len());
         assert!(back.lowercase());
         assert_eq!(back.encode_text("I can't").unwrap(), v.encode_text("I can't").unwrap());
+    }
+    #[test]
+    fn words_the_vocabulary_holds_are_not_split() {
+        let v = Vocab::build("mr. u.s. 10,000 r&b 'em went to the . , it".split(' '), true, 1).unwrap();
+        let tokens = |text: &str| v.encode_text(text).unwrap().tokens;
+        assert_eq!(
+            tokens("Mr. Smith went to the U.S. with 10,000 R&B fans, 'em."),
+            ["mr.", "smith", "went", "to", "the", "u.s.", "with", "10,000", "r&b", "fans", ",", "'em", "."]
+        );
+        // Words it does not hold are split as before.
+        assert_eq!(
+            tokens("Dr. No, 5,000 at&t it."),
+            ["dr", ".", "no", ",", "5", ",", "000", "at", "&", "t", "it", "."]
+        );
+        // Without those words in the vocabulary, the period is split off.
+        assert_eq!(tokens("the U.K."), ["the", "u.k", "."]);
+    }
+
+    #[test]
+    fn text_in_ptb_form_gives_the_ids_of_its_raw_form() {
+        let v = vocab();
+        for (ptb, raw) in [
+            ("It 's good .", "It's good."),
+            ("I ca n't stand it .", "I can't stand it."),
+            ("the movie 's `` good '' , -LRB- not -RRB-", "the movie's \"good\", (not)"),
+            ("1\\/2 I do n't", "1/2 I don't"),
+            ("I can not", "I cannot"),
+            ("you 're , I 'm , we 've , they 'll , he 'd", "you're, I'm, we've, they'll, he'd"),
+        ] {
+            let (a, b) = (v.encode_text(ptb).unwrap(), v.encode_text(raw).unwrap());
+            assert_eq!(a.tokens, b.tokens, "{ptb:?} vs {raw:?}");
+            assert_eq!(a.ids, b.ids, "{ptb:?} vs {raw:?}");
+        }
+    }
+
+    #[test]
+    fn splitting_is_idempotent_on_tricky_text() {
+        let v = Vocab::build("mr. u.s. 'em".split(' '), true, 1).unwrap();
+        for text in [
+            "Mr. O'Neil's \"best\" film (so far) -- it's 1/2 *great*... isn't it?!",
+            "'Tis the season: 'em, ol' rock 'n' roll, the '90s; students' union.",
+            "He said ‘hi’ and “bye” in the U.S. at 5 p.m. Cannot wait.",
+            "CAN'T WON'T DON'T I'M YOU'RE",
+            // Several clitics on one word.
+            "x's's can'tn't cannot's I'd've",
+            "a\u{a0}b\tc\r\nd  e",
+        ] {
+            let once = v.encode_text(text).unwrap();
+            let twice = v.encode_text(&once.tokens.join(" ")).unwrap();
+            assert_eq!(twice.tokens, once.tokens, "{text:?}");
+        }
+    }
+
+    /// Every shipped model's `tokenizer.json` is what this code makes of its vocabulary, so the
+    /// splitting rules above are the ones the models use. To remake the files after changing the
+    /// rules (vocabularies stay as they are): `SALIENT_REWRITE_TOKENIZERS=1 cargo test --release
+    /// --lib shipped_tokenizers`.
+    #[test]
+    fn shipped_tokenizers_are_what_this_code_makes() {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/models");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&models).unwrap() {
+            let path = entry.unwrap().path().join("tokenizer.json");
+            if !path.is_file() {
+                continue;
+            }
+            let shipped = Vocab::load(&path).unwrap();
+            let mut entries: Vec<(String, u32)> = shipped.tokenizer.get_vocab(false).into_iter().collect();
+            entries.sort_by_key(|&(_, id)| id);
+            let remade = Vocab::from_vocab(entries, shipped.lowercase()).unwrap();
+            assert_eq!(remade.len(), shipped.len());
+            let json = remade.to_json().unwrap();
+            if std::env::var_os("SALIENT_REWRITE_TOKENIZERS").is_some() {
+                std::fs::write(&path, &json).unwrap();
+            } else {
+                assert!(std::fs::read_to_string(&path).unwrap() == json, "{} is out of date", path.display());
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 7, "six classifiers and the autoencoder");
     }
 }

@@ -145,7 +145,8 @@ pub struct ReconstructionSaliency {
     pub text: String,
     /// Output tokens explained (`[EOS]` included when written).
     pub output_tokens: Vec<String>,
-    /// Whether the model's greedy reconstruction equals the input (compared by id).
+    /// Whether the model's greedy reconstruction equals the input (ids, then `[EOS]`), whichever
+    /// output tokens are explained.
     pub exact: bool,
     /// Per output token `t`: the input tokens x dimensions `|∂S_t/∂e_ij|` (`matrix`), their L2
     /// norms `‖∂S_t/∂e_i‖₂` (`token_scores`), and `S_t` (`score`).
@@ -185,17 +186,14 @@ pub fn explain(
     max_steps: usize,
 ) -> Result<ReconstructionSaliency> {
     let model = &loaded.model;
+    // Whether the model rebuilds the input is a fact of its greedy output, whichever tokens are
+    // explained.
     let b = PairBatch::new(&[&sentence.ids], &[&sentence.ids]);
-    let (mut greedy, ended) = model.greedy(&b, max_steps)?.remove(0);
-    let exact = ended && greedy == sentence.ids;
+    let (greedy, ended) = model.greedy(&b, max_steps)?.remove(0);
+    let exact = crate::eval::is_exact(&sentence.ids, &greedy, ended);
     let output_ids = match outputs {
-        OutputChoice::Greedy => {
-            if ended {
-                greedy.push(EOS_ID);
-            }
-            greedy
-        }
-        OutputChoice::Reference => sentence.ids.iter().copied().chain([EOS_ID]).collect::<Vec<_>>(),
+        OutputChoice::Greedy => greedy.into_iter().chain(ended.then_some(EOS_ID)).collect::<Vec<_>>(),
+        OutputChoice::Reference => sentence.ids.iter().copied().chain([EOS_ID]).collect(),
     };
     if output_ids.is_empty() {
         return Err(Error::invalid(

@@ -85,7 +85,7 @@ impl FaithfulnessOptions {
             .map(|m| build_method(m, &params))
             .collect::<Result<_>>()?;
         let task = loaded.card.model.task;
-        let trees = sst::load_split(&self.data, self.split)?;
+        let trees = sst::load_split_for(&self.data, self.split, task)?;
         let mut sentences: Vec<Sentence> = trees
             .iter()
             .enumerate()

@@ -554,8 +554,8 @@ pub fn train(
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainState> {
     let weights_dtype = options.validate()?;
-    let train_trees = sst::load_split(data_dir, Split::Train)?;
-    let dev_trees = sst::load_split(data_dir, Split::Dev)?;
+    let train_trees = sst::load_split_for(data_dir, Split::Train, options.task)?;
+    let dev_trees = sst::load_split_for(data_dir, Split::Dev, options.task)?;
 
     let (vocab, tensors, mut state, optimizer_state, selected) = if resume {
         let r: Resumed<TrainOptions, SplitScores> = resume_checkpoint(out_dir, &options)?;
