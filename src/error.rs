@@ -394,6 +394,14 @@ pub enum SentenceError {
         /// The words.
         words: Vec<String>,
     },
+    /// A line of an input file that is not UTF-8 text.
+    #[error("{at}: not UTF-8 text (byte {column} of the line); save the file as UTF-8")]
+    NotUtf8 {
+        /// Where it came from ("line 3").
+        at: String,
+        /// The 1-based byte column of the first byte that is not UTF-8.
+        column: usize,
+    },
     /// More tokens than the limit.
     #[error("{at}: {tokens} tokens, more than the limit of {max}; split the sentence or raise the limit of tokens per sentence")]
     TooLong {
@@ -410,9 +418,10 @@ impl SentenceError {
     /// Where the sentence came from ("line 3", "text 1").
     pub fn at(&self) -> &str {
         match self {
-            SentenceError::Empty { at } | SentenceError::AllUnknown { at, .. } | SentenceError::TooLong { at, .. } => {
-                at
-            }
+            SentenceError::Empty { at }
+            | SentenceError::AllUnknown { at, .. }
+            | SentenceError::NotUtf8 { at, .. }
+            | SentenceError::TooLong { at, .. } => at,
         }
     }
 }

@@ -79,20 +79,26 @@ impl Sentence {
     }
 }
 
-/// The sentences of an input file, one per line; blank lines are skipped and each sentence's id
-/// is its line number. A bad line gives an error in its place, so the others can still be used.
-pub fn read_lines(contents: &str, vocab: &Vocab, max_tokens: usize) -> Vec<Result<Sentence>> {
-    contents
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| Sentence::encode(vocab, i + 1, &format!("line {}", i + 1), line.trim(), max_tokens))
+/// The sentences of an input file's bytes, one per line (read by [`lines`](super::text::lines):
+/// a byte-order mark is skipped, CRLF accepted); blank lines are skipped and each sentence's id
+/// is its line number. A bad line (not UTF-8, empty after splitting, too long, only unknown
+/// words) gives an error in its place, so the others can still be used.
+pub fn read_lines(contents: &[u8], vocab: &Vocab, max_tokens: usize) -> Vec<Result<Sentence>> {
+    super::text::lines(contents)
+        .filter(|line| !line.bytes.iter().all(u8::is_ascii_whitespace))
+        .map(|line| {
+            let at = format!("line {}", line.number);
+            match line.text() {
+                Ok(text) => Sentence::encode(vocab, line.number, &at, text.trim(), max_tokens),
+                Err(column) => Err(SentenceError::NotUtf8 { at, column }.into()),
+            }
+        })
         .collect()
 }
 
-/// The sentences of `--text` values (ids 1, 2, ...) or of an input file's contents (ids are line
+/// The sentences of `--text` values (ids 1, 2, ...) or of an input file's bytes (ids are line
 /// numbers): each a sentence or the reason it cannot be used.
-pub fn gather(texts: &[String], file: Option<&str>, vocab: &Vocab, max_tokens: usize) -> Vec<Result<Sentence>> {
+pub fn gather(texts: &[String], file: Option<&[u8]>, vocab: &Vocab, max_tokens: usize) -> Vec<Result<Sentence>> {
     match file {
         Some(contents) => read_lines(contents, vocab, max_tokens),
         None => texts
@@ -101,6 +107,15 @@ pub fn gather(texts: &[String], file: Option<&str>, vocab: &Vocab, max_tokens: u
             .map(|(i, t)| Sentence::encode(vocab, i + 1, &format!("text {}", i + 1), t, max_tokens))
             .collect(),
     }
+}
+
+/// A bad input (a line of a file) that was skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Where it was ("line 3").
+    pub at: String,
+    /// What was wrong.
+    pub message: String,
 }
 
 #[cfg(test)]
@@ -128,19 +143,21 @@ mod tests {
     #[test]
     fn a_bad_line_does_not_hide_the_others() {
         let v = vocab();
-        let lines = read_lines("I like the movie .\n\nzorp\nthe movie\n", &v, 10);
+        let lines = read_lines(b"I like the movie .\n\nzorp\nthe movie\n", &v, 10);
         assert_eq!(lines.len(), 3, "the blank line is skipped");
         assert_eq!(lines[0].as_ref().unwrap().id, 1);
         assert!(lines[1].as_ref().unwrap_err().to_string().starts_with("line 3:"));
         assert_eq!(lines[2].as_ref().unwrap().id, 4);
     }
-}
 
-/// A bad input (a line of a file) that was skipped, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    /// Where it was ("line 3").
-    pub at: String,
-    /// What was wrong.
-    pub message: String,
+    #[test]
+    fn a_line_that_is_not_utf8_is_one_bad_line() {
+        let v = vocab();
+        let lines = read_lines(b"\xEF\xBB\xBFthe movie\r\nI \xFF like\r\nI like the movie .\r\n", &v, 10);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0].as_ref().unwrap().words, ["the", "movie"], "byte-order mark skipped");
+        let e = lines[1].as_ref().unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("not UTF-8") && e.contains("byte 3"), "{e}");
+        assert_eq!(lines[2].as_ref().unwrap().id, 3, "CRLF lines keep their numbers");
+    }
 }

@@ -158,8 +158,9 @@ pub struct InputArgs {
     /// A sentence; repeat for several (ids 1, 2, ...).
     #[arg(long, conflicts_with = "input")]
     pub text: Vec<String>,
-    /// A file with one sentence per line (blank lines are skipped; a sentence's id is its line
-    /// number). A bad line is reported and the other sentences are still used.
+    /// A file with one sentence per line, UTF-8 (`.gz` is decompressed; blank lines are skipped; a
+    /// sentence's id is its line number). A bad line (not UTF-8, too long, only unknown words) is
+    /// reported and the other sentences are still used.
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
 }
@@ -179,7 +180,7 @@ impl InputArgs {
     /// Read and check the sentences.
     pub fn sentences(&self, vocab: &Vocab, max_tokens: usize) -> Result<Sentences> {
         let contents = match &self.input {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?),
+            Some(path) => Some(crate::data::text::read_file(path).map_err(|e| Error::io("cannot read", path, e))?),
             None => None,
         };
         if contents.is_none() && self.text.is_empty() {

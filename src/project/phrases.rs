@@ -73,7 +73,8 @@ impl PhraseSource {
         match self {
             PhraseSource::Phrases(path) => {
                 let contents = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
-                Ok((PhraseSet::parse(&contents, &file_name(path), vocab, task, max_tokens), Vec::new()))
+                let contents = contents.strip_prefix('\u{feff}').unwrap_or(&contents);
+                Ok((PhraseSet::parse(contents, &file_name(path), vocab, task, max_tokens), Vec::new()))
             }
             PhraseSource::Sample { n, split, data, seed } => {
                 let trees = sst::load_split(data, *split)?;

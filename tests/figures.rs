@@ -1,0 +1,186 @@
+//! One figure kind, one definition: each kind made through its command and through a one-figure
+//! export spec gives the same files with the same bytes; spec errors name the figure and the
+//! option; every option of a command can be written in a spec.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::salient;
+use salient::figures::spec::Spec;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Every file under `dir` with its bytes, by path relative to `dir`.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        out.insert(path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap());
+    }
+    out
+}
+
+/// A spec option's TOML text from a command-line value.
+fn toml_value(key: &str, value: &str) -> String {
+    let repeated = ["text", "highlight"];
+    if repeated.contains(&key) {
+        return format!("[{value:?}]");
+    }
+    if key == "methods" {
+        let items: Vec<String> = value.split(',').map(|v| format!("{v:?}")).collect();
+        return format!("[{}]", items.join(", "));
+    }
+    if value.parse::<f64>().is_ok() {
+        value.to_string()
+    } else {
+        format!("{value:?}")
+    }
+}
+
+/// Make `kind` with the command `command` and `args` (`--key value` pairs or `--flag`), and
+/// through a spec with the same options; the two directories must hold the same bytes.
+fn same_both_ways(command: &[&str], kind: &str, args: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let by_cli = tmp.path().join("cli");
+    let mut cli_args: Vec<&str> = command.to_vec();
+    cli_args.extend_from_slice(args);
+    cli_args.extend_from_slice(&["--out", s(&by_cli), "--threads", "2"]);
+    let (ok, _, err) = salient(&cli_args);
+    assert!(ok, "{command:?}: {err}");
+
+    let mut spec = format!("[[figure]]\nname = \"fig\"\nkind = \"{kind}\"\n");
+    let mut k = 0;
+    while k < args.len() {
+        let key = args[k].trim_start_matches("--").replace('-', "_");
+        match args.get(k + 1).filter(|v| !v.starts_with("--")) {
+            Some(value) => {
+                spec += &format!("{key} = {}\n", toml_value(&key, value));
+                k += 2;
+            }
+            None => {
+                spec += &format!("{key} = true\n");
+                k += 1;
+            }
+        }
+    }
+    let spec_path = tmp.path().join("one.toml");
+    std::fs::write(&spec_path, &spec).unwrap();
+    let by_spec = tmp.path().join("spec");
+    let (ok, _, err) = salient(&["export", "--spec", s(&spec_path), "--out", s(&by_spec), "--threads", "1"]);
+    assert!(ok, "{spec}\n{err}");
+
+    let a = files(&by_cli);
+    let b = files(&by_spec.join("fig"));
+    assert!(!a.is_empty());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{kind}: the same files");
+    for (name, bytes) in &a {
+        assert!(bytes == &b[name], "{kind}: {name} differs between the command and the spec");
+    }
+    for format in ["svg", "csv", "json", "html"] {
+        assert!(a.keys().any(|n| n.ends_with(format)), "{kind}: no {format} file among {:?}", a.keys());
+    }
+}
+
+#[test]
+fn saliency_is_the_same_from_the_command_and_the_spec() {
+    let model = root().join("data/models/lstm-fine");
+    same_both_ways(
+        &["saliency"],
+        "saliency",
+        &["--model", s(&model), "--text", "I hate the movie .", "--method", "ig", "--steps", "8", "--shared-scale"],
+    );
+}
+
+#[test]
+fn heatmaps_are_the_same_from_the_command_and_the_spec() {
+    let model = root().join("data/models/bilstm-fine");
+    for view in ["representation", "states", "gates"] {
+        same_both_ways(&["heatmap"], "heatmap", &["--model", s(&model), "--text", "not bad", "--view", view]);
+    }
+}
+
+#[test]
+fn projections_are_the_same_from_the_command_and_the_spec() {
+    let model = root().join("data/models/lstm-fine");
+    same_both_ways(
+        &["tsne"],
+        "tsne",
+        &["--model", s(&model), "--preset", "negation", "--iterations", "300", "--seed", "4", "--labels", "all"],
+    );
+}
+
+#[test]
+fn autoencoder_saliency_is_the_same_from_the_command_and_the_spec() {
+    let model = root().join("data/models/autoencoder");
+    same_both_ways(
+        &["autoencoder", "saliency"],
+        "autoencoder-saliency",
+        &["--model", s(&model), "--text", "The government said on Monday .", "--score", "logprob"],
+    );
+}
+
+#[test]
+fn faithfulness_is_the_same_from_the_command_and_the_spec() {
+    let model = root().join("data/models/rnn-fine");
+    let data = root().join("data/sst");
+    same_both_ways(
+        &["faithfulness"],
+        "faithfulness",
+        &["--model", s(&model), "--data", s(&data), "--methods", "grad,erasure", "--limit", "6", "--split", "dev"],
+    );
+}
+
+#[test]
+fn spec_errors_name_the_figure_and_the_option() {
+    let parse = |text: &str| Spec::parse(text, "s.toml", Path::new(".")).unwrap_err().to_string();
+    let e = parse("[[figure]]\nname = \"a\"\nkind = \"saliency\"\nsteps = \"many\"\n");
+    assert!(e.contains("s.toml") && e.contains("figure `a`") && e.contains("`steps`"), "{e}");
+    let e = parse("[[figure]]\nname = \"a\"\nkind = \"heatmap\"\nmethod = \"grad\"\n");
+    assert!(e.contains("`method`") && e.contains("not an option of a heatmap figure") && e.contains("view"), "{e}");
+    let e = parse("[defaults]\nperplexty = 3\n[[figure]]\nname = \"a\"\nkind = \"tsne\"\n");
+    assert!(e.contains("defaults.perplexty"), "{e}");
+    let e = parse("[[figure]]\nname = \"a\"\nkind = \"tsne\"\nformat = [\"gif\"]\n");
+    assert!(e.contains("`format`") && e.contains("svg, csv, json, html"), "{e}");
+    let e = parse("[[figure]]\nname = \"a\"\nkind = \"heatmap\"\nview = \"weights\"\n");
+    assert!(e.contains("`view`") && e.contains("weights"), "{e}");
+}
+
+#[test]
+fn defaults_fill_only_the_options_a_kind_has_and_paths_follow_the_spec() {
+    let spec = Spec::parse(
+        "[defaults]\nmodel = \"m\"\nmethod = \"ig\"\nformat = [\"csv\"]\n\
+         [[figure]]\nname = \"a\"\nkind = \"saliency\"\n\
+         [[figure]]\nname = \"b\"\nkind = \"heatmap\"\nmodel = \"/abs\"\nformat = [\"svg\"]\n",
+        "s.toml",
+        Path::new("specs"),
+    )
+    .unwrap();
+    use salient::figures::spec::FigureOptions;
+    use salient::figures::Format;
+    let FigureOptions::Saliency(a) = &spec.figures[0].options else { panic!("a is a saliency figure") };
+    assert_eq!(a.method, "ig");
+    assert_eq!(a.model.model.as_deref(), Some(Path::new("specs/m")));
+    assert_eq!(a.method_args.steps, 50, "the command's default");
+    assert_eq!(spec.figures[0].formats, Some(vec![Format::Csv]));
+    let FigureOptions::Heatmap(b) = &spec.figures[1].options else { panic!("b is a heatmap") };
+    assert_eq!(b.model.model.as_deref(), Some(Path::new("/abs")));
+    assert_eq!(spec.figures[1].formats, Some(vec![Format::Svg]));
+}
+
+#[test]
+fn a_format_list_limits_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    let (ok, _, err) =
+        salient(&["heatmap", "--text", "good", "--model", "data/models/rnn-fine", "--out", s(&out), "--format", "csv"]);
+    assert!(ok, "{err}");
+    assert_eq!(files(&out).keys().collect::<Vec<_>>(), ["heatmap.csv"]);
+}
