@@ -36,7 +36,7 @@ fn run(data: &Path, out: &Path, opts: TrainOptions, resume: bool) -> salient::tr
 fn every_architecture_learns_the_toy_treebank() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
-    for arch in [Arch::Rnn, Arch::Lstm, Arch::Bilstm] {
+    for arch in [Arch::RNN, Arch::LSTM, Arch::BILSTM] {
         let out = dir.path().join(arch.name());
         let state = run(dir.path(), &out, options(arch), false);
         let first = state.history.first().unwrap().train_loss;
@@ -55,7 +55,7 @@ fn every_architecture_learns_the_toy_treebank() {
 fn same_seed_same_weights_and_resume_is_exact() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
-    let mut opts = options(Arch::Lstm);
+    let mut opts = options(Arch::LSTM);
     opts.epochs = 4;
     opts.dropout = 0.3;
     let a = dir.path().join("a");
@@ -84,7 +84,7 @@ fn existing_runs_are_not_clobbered_and_resume_checks_options() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
     let out = dir.path().join("run");
-    let opts = TrainOptions { epochs: 1, ..options(Arch::Rnn) };
+    let opts = TrainOptions { epochs: 1, ..options(Arch::RNN) };
     run(dir.path(), &out, opts.clone(), false);
     let err = train(dir.path(), &out, opts.clone(), false, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("--resume"), "{err}");
@@ -102,7 +102,7 @@ fn broken_checkpoints_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
     let out = dir.path().join("m");
-    run(dir.path(), &out, TrainOptions { epochs: 1, ..options(Arch::Bilstm) }, false);
+    run(dir.path(), &out, TrainOptions { epochs: 1, ..options(Arch::BILSTM) }, false);
     let copy = |name: &str| {
         let d = dir.path().join(name);
         std::fs::create_dir_all(&d).unwrap();

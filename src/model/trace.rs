@@ -1,8 +1,9 @@
 //! Hooks into a forward pass: every intermediate value, handed to whoever asks.
 //!
 //! A forward pass calls [`Observer::observe`] at each [`Site`] the observer
-//! [`wants`](Observer::wants): the input embeddings, each step's hidden and cell state and LSTM
-//! gates, the final representation and the logits. Values stay in the autograd graph, so a
+//! [`wants`](Observer::wants): the input embeddings, each step's hidden state, cell state (LSTM)
+//! and gates (each cell kind has its own, [`CellKind::gates`](super::recurrent::CellKind::gates)),
+//! the final representation and the logits. Values stay in the autograd graph, so a
 //! gradient can be taken from any of them. [`Trace`] is the ready-made observer that records
 //! what a [`TraceRequest`] asks for; [`NoTrace`] records nothing (training).
 
@@ -20,7 +21,7 @@ pub enum Direction {
     Backward,
 }
 
-/// An LSTM gate.
+/// A gate of a gated cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Gate {
@@ -32,6 +33,18 @@ pub enum Gate {
     Output,
     /// Candidate cell value `g = tanh(...)`.
     Candidate,
+}
+
+impl Gate {
+    /// Lower-case name (`input`, `forget`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Gate::Input => "input",
+            Gate::Forget => "forget",
+            Gate::Output => "output",
+            Gate::Candidate => "candidate",
+        }
+    }
 }
 
 /// A place in the forward pass where a value can be observed.
@@ -53,7 +66,7 @@ pub enum Site {
         /// Token position.
         position: usize,
     },
-    /// LSTM gate activation at position `position`, `(batch, hidden)`.
+    /// Gate activation at position `position`, `(batch, hidden)`.
     Gate {
         /// Which direction.
         direction: Direction,
@@ -129,7 +142,7 @@ pub struct TraceRequest {
     pub hidden: bool,
     /// Record per-step cell states (LSTMs only).
     pub cell: bool,
-    /// Record per-step gate activations (LSTMs only).
+    /// Record per-step gate activations (gated cells only).
     pub gates: bool,
     /// Record the final representation.
     pub representation: bool,
