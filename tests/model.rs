@@ -202,6 +202,87 @@ fn trace_hands_out_every_intermediate_value() {
     }
 }
 
+/// A GRU over three steps against an independent f64 computation of PyTorch's `nn.GRU` (gate
+/// order r, z, n, `b_hn` inside the reset product), and against candle-nn's own GRU on the same
+/// weights; the trace reports its reset, update and candidate gates.
+#[test]
+fn gru_matches_an_independent_computation_and_reports_its_gates() {
+    let dev = Device::Cpu;
+    let (dim, hid) = (3usize, 2usize);
+    let t = |v: &[f64], shape: &[usize]| Tensor::from_slice(v, shape, &dev).unwrap();
+    let val = |k: usize| ((k * 7 + 3) % 11) as f64 / 4.0 - 1.25; // in [-1.25, 1.25], exact in f32
+    let w_ih: Vec<f64> = (0..3 * hid * dim).map(val).collect();
+    let w_hh: Vec<f64> = (0..3 * hid * hid).map(|k| val(k + 40)).collect();
+    let b_ih: Vec<f64> = (0..3 * hid).map(|k| val(k + 80) / 2.0).collect();
+    let b_hh: Vec<f64> = (0..3 * hid).map(|k| val(k + 90) / 2.0).collect();
+    let emb: Vec<f64> = (0..5 * dim).map(|k| val(k + 100)).collect();
+    let mut p = HashMap::new();
+    p.insert("embedding.weight".to_string(), t(&emb, &[5, dim]));
+    p.insert("encoder.weight_ih_l0".to_string(), t(&w_ih, &[3 * hid, dim]));
+    p.insert("encoder.weight_hh_l0".to_string(), t(&w_hh, &[3 * hid, hid]));
+    p.insert("encoder.bias_ih_l0".to_string(), t(&b_ih, &[3 * hid]));
+    p.insert("encoder.bias_hh_l0".to_string(), t(&b_hh, &[3 * hid]));
+    p.insert("classifier.weight".to_string(), t(&[1.0, 0.0, 0.0, 1.0], &[2, hid]));
+    p.insert("classifier.bias".to_string(), t(&[0.0, 0.0], &[2]));
+    const GRU: Arch = Arch { cell: CellKind::Gru, bidirectional: false };
+    let cfg = ClassifierConfig { arch: GRU, task: Task::Binary, vocab_size: 5, embedding_dim: dim, hidden_dim: hid };
+    let vb = VarBuilder::from_tensors(p, DType::F64, &dev);
+    let m = Classifier::load(vb.clone(), cfg).unwrap();
+    let ids = [2usize, 4, 3];
+    let mut trace = Trace::new(TraceRequest::all());
+    let b = Batch::from_sequences(&[ids.iter().map(|&i| i as u32).collect::<Vec<_>>()], Vec::new());
+    let x = m.embed(&b).unwrap().to_dtype(DType::F64).unwrap();
+    let logits = m.forward_embedded(&x, None, None, &mut trace).unwrap().to_vec2::<f64>().unwrap();
+
+    // By hand: row j of gate block g is w[(g * hid + j) * cols ..].
+    let dot =
+        |w: &[f64], row: usize, v: &[f64]| -> f64 { v.iter().enumerate().map(|(k, x)| w[row * v.len() + k] * x).sum() };
+    let mut h = vec![0.0f64; hid];
+    let mut gates = Vec::new(); // per step: (r, z, n)
+    for &id in &ids {
+        let x = &emb[id * dim..(id + 1) * dim];
+        let pre = |g: usize, j: usize| dot(&w_ih, g * hid + j, x) + b_ih[g * hid + j];
+        let rec = |g: usize, j: usize, h: &[f64]| dot(&w_hh, g * hid + j, h) + b_hh[g * hid + j];
+        let r: Vec<f64> = (0..hid).map(|j| sigmoid(pre(0, j) + rec(0, j, &h))).collect();
+        let z: Vec<f64> = (0..hid).map(|j| sigmoid(pre(1, j) + rec(1, j, &h))).collect();
+        let n: Vec<f64> = (0..hid).map(|j| (pre(2, j) + r[j] * rec(2, j, &h)).tanh()).collect();
+        h = (0..hid).map(|j| (1.0 - z[j]) * n[j] + z[j] * h[j]).collect();
+        gates.push((r, z, n));
+    }
+    for j in 0..hid {
+        assert!((logits[0][j] - h[j]).abs() < 1e-12, "unit {j}: {} vs {}", logits[0][j], h[j]);
+    }
+    for (gate, pick) in [(Gate::Reset, 0), (Gate::Update, 1), (Gate::Candidate, 2)] {
+        let got = trace.steps(SiteKind::Gates, Direction::Forward, Some(gate)).unwrap().unwrap();
+        let got = got.get(0).unwrap().to_vec2::<f64>().unwrap();
+        for (step, (r, z, n)) in gates.iter().enumerate() {
+            let want = [r, z, n][pick];
+            for j in 0..hid {
+                assert!((got[step][j] - want[j]).abs() < 1e-12, "{gate:?} step {step} unit {j}");
+            }
+        }
+    }
+    assert!(trace.steps(SiteKind::Gates, Direction::Forward, Some(Gate::Forget)).unwrap().is_none());
+
+    // candle-nn's GRU, loaded from the same weights by the same names.
+    use candle_nn::rnn::{gru, GRUConfig, RNN};
+    let reference = gru(dim, hid, GRUConfig::default(), vb.pp("encoder")).unwrap();
+    let states = reference.seq(&x).unwrap();
+    let ours = trace.steps(SiteKind::Hidden, Direction::Forward, None).unwrap().unwrap();
+    let ours = ours.get(0).unwrap().to_vec2::<f64>().unwrap();
+    for (step, s) in states.iter().enumerate() {
+        let theirs = s.h().get(0).unwrap().to_vec1::<f64>().unwrap();
+        for j in 0..hid {
+            assert!(
+                (ours[step][j] - theirs[j]).abs() < 1e-12,
+                "step {step} unit {j}: {} vs {}",
+                ours[step][j],
+                theirs[j]
+            );
+        }
+    }
+}
+
 /// The hand-written CPU pass against candle's autograd on the same f32 model, for every cell
 /// kind and direction, on a padded batch, with a score that mixes classes through a softmax.
 #[test]
@@ -241,13 +322,13 @@ fn hand_pass_equals_autograd_on_padded_batches() {
 #[test]
 fn architectures_read_and_write_their_config_names() {
     let names: Vec<String> = Arch::ALL.iter().map(|a| a.to_string()).collect();
-    assert_eq!(names, ["rnn", "birnn", "lstm", "bilstm"]);
+    assert_eq!(names, ["rnn", "birnn", "lstm", "bilstm", "gru", "bigru"]);
     for a in Arch::ALL {
         assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{a}\""));
         assert_eq!(serde_json::from_str::<Arch>(&format!("\"{a}\"")).unwrap(), a);
     }
     assert_eq!("bilstm".parse::<Arch>().unwrap(), Arch { cell: CellKind::Lstm, bidirectional: true });
     let e = "transformer".parse::<Arch>().unwrap_err().to_string();
-    assert!(e.contains("`transformer`") && e.contains("bilstm"), "{e}");
+    assert!(e.contains("`transformer`") && e.contains("bigru"), "{e}");
     assert!(serde_json::from_str::<Arch>("\"lstm2\"").is_err());
 }

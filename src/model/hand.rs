@@ -21,7 +21,7 @@ use candle_core::{DType, Tensor, Var};
 use gemm::{gemm, Parallelism};
 
 use super::classifier::{Classifier, InputGradient};
-use super::recurrent::{AnyLayer, Cell, CellKind, Lstm, Tanh};
+use super::recurrent::{AnyLayer, Cell, CellKind, Gru, Lstm, Tanh};
 use super::trace::Direction;
 use crate::error::{Error, Result};
 
@@ -145,6 +145,7 @@ fn host_step(kind: CellKind) -> std::result::Result<(ForwardFn, BackwardFn), Uns
     match kind {
         CellKind::Tanh => Ok((forward::<Tanh>, backward::<Tanh>)),
         CellKind::Lstm => Ok((forward::<Lstm>, backward::<Lstm>)),
+        CellKind::Gru => Ok((forward::<Gru>, backward::<Gru>)),
     }
 }
 

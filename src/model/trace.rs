@@ -25,24 +25,30 @@ pub enum Direction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Gate {
-    /// Input gate `i`.
+    /// LSTM input gate `i`.
     Input,
-    /// Forget gate `f`.
+    /// LSTM forget gate `f`.
     Forget,
-    /// Output gate `o`.
+    /// LSTM output gate `o`.
     Output,
-    /// Candidate cell value `g = tanh(...)`.
+    /// The candidate value: the LSTM's `g = tanh(...)`, the GRU's new state `n = tanh(...)`.
     Candidate,
+    /// GRU reset gate `r`.
+    Reset,
+    /// GRU update gate `z`.
+    Update,
 }
 
 impl Gate {
-    /// Lower-case name (`input`, `forget`, ...).
+    /// Lower-case name (`input`, `forget`, `reset`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Gate::Input => "input",
             Gate::Forget => "forget",
             Gate::Output => "output",
             Gate::Candidate => "candidate",
+            Gate::Reset => "reset",
+            Gate::Update => "update",
         }
     }
 }

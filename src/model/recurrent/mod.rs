@@ -1,4 +1,4 @@
-//! Recurrent layers: a cell kind ([`Tanh`], [`Lstm`]) read in one [`Direction`], with
+//! Recurrent layers: a cell kind ([`Tanh`], [`Lstm`], [`Gru`]) read in one [`Direction`], with
 //! padding masks.
 //!
 //! A cell owns its weights and knows one step; a [`Layer`] runs a cell over a sentence in one
@@ -18,17 +18,22 @@
 //! - tanh RNN (`G = 1`): `h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`.
 //! - LSTM (`G = 4`, PyTorch order i, f, g, o): `[i f g o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`,
 //!   `c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)`, `h_t = σ(o) ⊙ tanh(c_t)`.
+//! - GRU (`G = 3`, PyTorch order r, z, n): `r = σ(W_ir x + b_ir + W_hr h + b_hr)`,
+//!   `z = σ(W_iz x + b_iz + W_hz h + b_hz)`, `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`,
+//!   `h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}`.
 //!
 //! Weights use PyTorch's names (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, with
 //! `_reverse` for the backward direction), named in one place ([`Weights`]), so checkpoints load
-//! in `torch.nn.RNN` and `LSTM`.
+//! in `torch.nn.RNN`, `LSTM` and `GRU`.
 
+mod gru;
 mod lstm;
 mod tanh;
 
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+pub use gru::Gru;
 pub use lstm::{Lstm, LstmState};
 pub use tanh::Tanh;
 
@@ -42,17 +47,20 @@ pub enum CellKind {
     Tanh,
     /// Long short-term memory.
     Lstm,
+    /// Gated recurrent unit.
+    Gru,
 }
 
 impl CellKind {
     /// Every cell kind.
-    pub const ALL: [CellKind; 2] = [CellKind::Tanh, CellKind::Lstm];
+    pub const ALL: [CellKind; 3] = [CellKind::Tanh, CellKind::Lstm, CellKind::Gru];
 
     /// Number of stacked gate blocks `G` in the weight matrices.
     pub fn blocks(self) -> usize {
         match self {
             CellKind::Tanh => 1,
             CellKind::Lstm => 4,
+            CellKind::Gru => 3,
         }
     }
 
@@ -61,6 +69,7 @@ impl CellKind {
         match self {
             CellKind::Tanh => &[],
             CellKind::Lstm => &[Gate::Input, Gate::Forget, Gate::Output, Gate::Candidate],
+            CellKind::Gru => &[Gate::Reset, Gate::Update, Gate::Candidate],
         }
     }
 
@@ -69,22 +78,25 @@ impl CellKind {
         match self {
             CellKind::Tanh => &[],
             CellKind::Lstm => &[Gate::Input, Gate::Forget, Gate::Output],
+            CellKind::Gru => &[Gate::Reset, Gate::Update],
         }
     }
 
-    /// The architecture name of one forward layer (`rnn`, `lstm`).
+    /// The architecture name of one forward layer (`rnn`, `lstm`, `gru`).
     pub fn name(self) -> &'static str {
         match self {
             CellKind::Tanh => "rnn",
             CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
         }
     }
 
-    /// The architecture name of a bidirectional pair (`birnn`, `bilstm`).
+    /// The architecture name of a bidirectional pair (`birnn`, `bilstm`, `bigru`).
     pub fn bidirectional_name(self) -> &'static str {
         match self {
             CellKind::Tanh => "birnn",
             CellKind::Lstm => "bilstm",
+            CellKind::Gru => "bigru",
         }
     }
 }
@@ -172,7 +184,7 @@ pub trait State: Clone {
     fn carry(self, prev: Option<&Self>, m: &Tensor) -> Result<Self>;
 }
 
-/// A hidden state alone (tanh RNN).
+/// A hidden state alone (tanh RNN, GRU).
 impl State for Tensor {
     fn hidden(&self) -> &Tensor {
         self
@@ -334,6 +346,8 @@ pub enum AnyLayer {
     Tanh(Layer<Tanh>),
     /// An LSTM layer.
     Lstm(Layer<Lstm>),
+    /// A GRU layer.
+    Gru(Layer<Gru>),
 }
 
 impl AnyLayer {
@@ -342,6 +356,7 @@ impl AnyLayer {
         Ok(match kind {
             CellKind::Tanh => AnyLayer::Tanh(Layer::load(vb, direction, input, hidden)?),
             CellKind::Lstm => AnyLayer::Lstm(Layer::load(vb, direction, input, hidden)?),
+            CellKind::Gru => AnyLayer::Gru(Layer::load(vb, direction, input, hidden)?),
         })
     }
 
@@ -350,6 +365,7 @@ impl AnyLayer {
         match self {
             AnyLayer::Tanh(_) => CellKind::Tanh,
             AnyLayer::Lstm(_) => CellKind::Lstm,
+            AnyLayer::Gru(_) => CellKind::Gru,
         }
     }
 
@@ -358,6 +374,7 @@ impl AnyLayer {
         match self {
             AnyLayer::Tanh(l) => l.direction,
             AnyLayer::Lstm(l) => l.direction,
+            AnyLayer::Gru(l) => l.direction,
         }
     }
 
@@ -366,6 +383,7 @@ impl AnyLayer {
         match self {
             AnyLayer::Tanh(l) => l.cell.weights(),
             AnyLayer::Lstm(l) => l.cell.weights(),
+            AnyLayer::Gru(l) => l.cell.weights(),
         }
     }
 
@@ -374,6 +392,7 @@ impl AnyLayer {
         Ok(match self {
             AnyLayer::Tanh(l) => l.run(x, mask, None, false, observer)?.state,
             AnyLayer::Lstm(l) => l.run(x, mask, None, false, observer)?.state.hidden().clone(),
+            AnyLayer::Gru(l) => l.run(x, mask, None, false, observer)?.state,
         })
     }
 }
