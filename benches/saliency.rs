@@ -47,7 +47,7 @@ fn model_dir(trees: &[sst::Tree]) -> anyhow::Result<PathBuf> {
     eprintln!("{} not found; benchmarking a random model of the same shape in {}", dir.display(), random.display());
     let vocab = Vocab::build(trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)), true, 1)?;
     let config = ClassifierConfig {
-        arch: Arch::Bilstm,
+        arch: Arch::BILSTM,
         task: Task::Fine,
         vocab_size: vocab.len(),
         embedding_dim: 60,

@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
     let examples = batch::unique_phrases(&trees, &vocab, Task::Fine);
     let order = batch::length_batches(examples.iter().map(|e| e.ids.len()), 32, Some(&mut StdRng::seed_from_u64(1)));
     let mut rows = Vec::new();
-    for arch in [Arch::Rnn, Arch::Lstm, Arch::Bilstm] {
+    for arch in [Arch::RNN, Arch::LSTM, Arch::BILSTM] {
         let options = TrainOptions { dropout: 0.1, ..TrainOptions::recommended(arch, Task::Fine) };
         let (mut model, mut optimizer) = fresh_learner(&options, vocab.len(), &Device::Cpu)?;
         let mut dropout = Dropout::new(options.dropout, 1);

@@ -79,8 +79,8 @@ pub enum Error {
     NoSentenceToScore {
         /// Trees given.
         trees: usize,
-        /// The task.
-        task: crate::data::Task,
+        /// The task (`fine`, `binary`).
+        task: &'static str,
     },
     /// An autoencoder was to be scored on no sentence; every score would be a ratio of nothing.
     #[error("nothing to score: no sentence within the length limit of {max_len} tokens ({too_long} longer left out)")]

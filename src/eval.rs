@@ -69,7 +69,7 @@ pub fn evaluate(model: &Classifier, vocab: &Vocab, trees: &[Tree], task: Task) -
         }
     }
     if !occurrences.iter().any(|&(_, _, is_root)| is_root) {
-        return Err(Error::NoSentenceToScore { trees: trees.len(), task });
+        return Err(Error::NoSentenceToScore { trees: trees.len(), task: task.name() });
     }
     let mut distinct: Vec<(&Vec<u32>, usize)> = index.iter().map(|(k, &v)| (k, v)).collect();
     distinct.sort_by_key(|&(_, v)| v);

@@ -34,9 +34,9 @@ fn bad_arguments_and_missing_models_are_clear_errors() {
     let (ok, _, err) = salient(&["eval", "--model", "/nonexistent/model"]);
     assert!(!ok);
     assert!(err.contains("/nonexistent/model") && err.contains("--model"), "{err}");
-    let (ok, _, err) = salient(&["train", "--arch", "gru", "--task", "fine"]);
+    let (ok, _, err) = salient(&["train", "--arch", "transformer", "--task", "fine"]);
     assert!(!ok);
-    assert!(err.contains("gru") && err.contains("bilstm"), "{err}");
+    assert!(err.contains("transformer") && err.contains("bigru"), "{err}");
     let (ok, _, err) = salient(&["eval", "--split", "validation"]);
     assert!(!ok);
     assert!(err.contains("validation"), "{err}");

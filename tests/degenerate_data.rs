@@ -78,7 +78,7 @@ fn scoring_nothing_is_an_error_not_a_zero() {
     ));
     assert!(matches!(
         evaluate(&classifier.model, &classifier.vocab, &neutral, Task::Binary),
-        Err(Error::NoSentenceToScore { trees: 2, task: Task::Binary })
+        Err(Error::NoSentenceToScore { trees: 2, task: "binary" })
     ));
     assert_eq!(evaluate(&classifier.model, &classifier.vocab, &neutral, Task::Fine).unwrap().sentences, 2);
     let autoencoder = load_autoencoder(Path::new("data/models/autoencoder"), &Device::Cpu, DType::F32).unwrap();

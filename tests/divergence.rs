@@ -113,7 +113,7 @@ fn a_nan_in_epoch_three_keeps_the_checkpoint_and_model_of_epoch_two() {
         lr: 0.3,
         dropout: 0.0,
         patience: 5,
-        ..TrainOptions::recommended(Arch::Lstm, Task::Fine)
+        ..TrainOptions::recommended(Arch::LSTM, Task::Fine)
     };
     let vocab = Vocab::build(train_trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)), true, 1).unwrap();
     let examples = batch::unique_phrases(&train_trees, &vocab, Task::Fine);

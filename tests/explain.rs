@@ -10,9 +10,9 @@ use salient::data::{Batch, Sentence, Task, Vocab};
 use salient::explain::{
     build_method, class_scores, embed, Attribution, Baseline, ClassChoice, Explainer, MethodParams, ScoreKind, Target,
 };
-use salient::model::{Arch, Classifier, ClassifierConfig, NoTrace};
+use salient::model::{Arch, CellKind, Classifier, ClassifierConfig, NoTrace, Unsupported};
 
-const ARCHS: [Arch; 3] = [Arch::Rnn, Arch::Lstm, Arch::Bilstm];
+const ARCHS: &[Arch] = &Arch::ALL;
 const SCORES: [ScoreKind; 4] = [ScoreKind::Logit, ScoreKind::Prob, ScoreKind::Paper, ScoreKind::Logprob];
 
 fn model(arch: Arch, dtype: DType, seed: u64) -> Classifier {
@@ -80,7 +80,7 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 /// every architecture, every score and both a fixed and the predicted class.
 #[test]
 fn gradients_match_finite_differences_for_every_architecture_and_score() {
-    for arch in ARCHS {
+    for &arch in ARCHS {
         let m = model(arch, DType::F64, 11);
         for kind in SCORES {
             for class in [ClassChoice::Fixed(3), ClassChoice::Predicted] {
@@ -151,7 +151,7 @@ fn saliency_of_a_tiny_model_worked_out_by_hand() {
     p.insert("encoder.bias_hh_l0".to_string(), t(&[0.0], &[1]));
     p.insert("classifier.weight".to_string(), t(&[1.0, -1.0], &[2, 1]));
     p.insert("classifier.bias".to_string(), t(&[2f64.ln(), 0.0], &[2]));
-    let cfg = ClassifierConfig { arch: Arch::Rnn, task: Task::Binary, vocab_size: 4, embedding_dim: 2, hidden_dim: 1 };
+    let cfg = ClassifierConfig { arch: Arch::RNN, task: Task::Binary, vocab_size: 4, embedding_dim: 2, hidden_dim: 1 };
     let m = Classifier::load(VarBuilder::from_tensors(p, DType::F64, &dev), cfg).unwrap();
     let s = [sentence(1, &[2, 3])];
     let run = |method: &str, score| {
@@ -202,7 +202,7 @@ fn saliency_of_a_tiny_model_worked_out_by_hand() {
 /// Integrated gradients add up to `S(x) - S(baseline)`, more closely with more steps.
 #[test]
 fn integrated_gradients_are_complete() {
-    for arch in ARCHS {
+    for &arch in ARCHS {
         let m = model(arch, DType::F64, 5);
         for baseline in [Baseline::Zero, Baseline::Pad] {
             for kind in [ScoreKind::Logit, ScoreKind::Prob] {
@@ -249,7 +249,7 @@ fn integrated_gradients_are_complete() {
 #[test]
 fn padding_does_not_leak_batched_equals_one_at_a_time() {
     let params = MethodParams { steps: 8, samples: 6, ..Default::default() };
-    for arch in ARCHS {
+    for &arch in ARCHS {
         let m = model(arch, DType::F32, 3);
         for name in salient::explain::method_names() {
             let target = Target { class: ClassChoice::Predicted, score: ScoreKind::Paper };
@@ -286,7 +286,7 @@ fn padding_does_not_leak_batched_equals_one_at_a_time() {
 
 #[test]
 fn smoothgrad_is_seeded_and_noise_matters() {
-    let m = model(Arch::Lstm, DType::F32, 9);
+    let m = model(Arch::LSTM, DType::F32, 9);
     let target = Target::default();
     let p = |seed| MethodParams { samples: 5, seed, ..Default::default() };
     let a = explain(&m, "smoothgrad", &p(1), target, 8);
@@ -311,7 +311,7 @@ fn smoothgrad_is_seeded_and_noise_matters() {
 
 #[test]
 fn erasure_is_the_drop_in_log_probability() {
-    let m = model(Arch::Bilstm, DType::F64, 4);
+    let m = model(Arch::BILSTM, DType::F64, 4);
     let target = Target { class: ClassChoice::Predicted, score: ScoreKind::Logprob };
     let a = explain(&m, "erasure", &MethodParams::default(), target, 8);
     for (s, a) in sentences().iter().zip(&a) {
@@ -344,7 +344,7 @@ fn erasure_is_the_drop_in_log_probability() {
 
 #[test]
 fn results_carry_their_provenance_and_round_trip_through_json() {
-    let m = model(Arch::Lstm, DType::F32, 2);
+    let m = model(Arch::LSTM, DType::F32, 2);
     let source = ModelSource { dir: "models/x".into(), weights_sha256: "abc".into() };
     let method = build_method("ig", &MethodParams { steps: 7, baseline: Baseline::Pad, ..Default::default() }).unwrap();
     let target = Target { class: ClassChoice::Fixed(1), score: ScoreKind::Prob };
@@ -370,12 +370,12 @@ fn views_show_representations_states_and_gates() {
     use salient::explain::views::{gates, representations, states};
     use salient::model::{Trace, TraceRequest};
     let source = ModelSource::in_memory();
-    for arch in ARCHS {
+    for &arch in ARCHS {
         let m = model(arch, DType::F32, 6);
         let ss = sentences();
         let r = representations(&m, &source, &ss).unwrap();
         assert_eq!(r.matrix.len(), ss.len());
-        assert_eq!(r.column_labels.len(), if arch == Arch::Bilstm { 6 } else { 3 });
+        assert_eq!(r.column_labels.len(), if arch.bidirectional { 6 } else { 3 });
         // Row i is sentence i's representation on its own.
         let mut trace = Trace::new(TraceRequest { representation: true, ..Default::default() });
         m.forward(&Batch::from_sequences(&[ss[2].ids.clone()], Vec::new()), &mut trace).unwrap();
@@ -390,13 +390,18 @@ fn views_show_representations_states_and_gates() {
         assert!((st.matrix[4][0] - r.matrix[0][0]).abs() < 1e-5);
         match gates(&m, &source, &ss[0]) {
             Ok(g) => {
-                assert_ne!(arch, Arch::Rnn);
-                assert_eq!(g.len(), if arch == Arch::Bilstm { 6 } else { 3 });
+                let per_direction = arch.cell.unit_gates().len();
+                assert_eq!(per_direction, if arch.cell == CellKind::Lstm { 3 } else { 2 }, "{arch}");
+                assert_eq!(g.len(), per_direction * arch.directions().len());
                 assert!(g.iter().all(|v| v.matrix.iter().flatten().all(|&x| (0.0..=1.0).contains(&x))));
-                assert_eq!(g[1].slug(), "gate-forget-forward");
+                let second = if arch.cell == CellKind::Lstm { "gate-forget-forward" } else { "gate-update-forward" };
+                assert_eq!(g[1].slug(), second);
+                if arch.bidirectional {
+                    assert_eq!(g[per_direction].slug(), g[0].slug().replace("forward", "backward"));
+                }
             }
             Err(e) => {
-                assert_eq!(arch, Arch::Rnn);
+                assert_eq!(arch.cell, CellKind::Tanh);
                 assert!(e.to_string().contains("no gates"), "{e}");
             }
         }
@@ -411,39 +416,33 @@ fn sentences_from_vocabulary() {
     assert_eq!(s.tokens, ["i", "like", "zorp"]);
 }
 
-/// The fused pass of `grad` and `grad-input` (f32 on the CPU) computes what candle's autograd
-/// computes, for every architecture, score and class choice, with padding in the batch.
+/// The model's hand-written CPU pass (f32) computes what candle's autograd computes (on the
+/// same weights in f64) for every gradient method, every cell kind and direction, every score
+/// and class choice, with padding in the batch.
 #[test]
-fn fused_pass_equals_candle_autograd() {
-    use salient::explain::fused::Fused;
-    for arch in ARCHS {
-        let m = model(arch, DType::F32, 13);
-        assert!(Fused::new(&m).unwrap().is_some(), "f32 models on the CPU get the fused pass");
-        assert!(Fused::new(&model(arch, DType::F64, 13)).unwrap().is_none());
+fn hand_pass_equals_candle_autograd_for_every_gradient_method() {
+    let params = MethodParams { steps: 6, samples: 4, ..Default::default() };
+    for &arch in ARCHS {
+        let fast = model(arch, DType::F32, 13);
+        let slow = model(arch, DType::F64, 13);
+        assert_eq!(fast.hand_pass(), Ok(()), "{arch}: f32 models on the CPU get the hand-written pass");
+        assert_eq!(slow.hand_pass(), Err(Unsupported::DType(DType::F64)));
         for kind in SCORES {
             for class in [ClassChoice::Predicted, ClassChoice::Fixed(2)] {
-                for name in ["grad", "grad-input"] {
-                    let method = build_method(name, &MethodParams::default()).unwrap();
+                for name in ["grad", "grad-input", "ig", "smoothgrad"] {
                     let target = Target { class, score: kind };
-                    let run = |fused: bool| {
-                        Explainer::new(&m, ModelSource::in_memory())
-                            .batch_size(16)
-                            .fused(fused)
-                            .attribute(method.as_ref(), &sentences(), &target, &mut |_| {})
-                            .unwrap()
-                    };
-                    let (fast, slow) = (run(true), run(false));
-                    for (f, s) in fast.iter().zip(&slow) {
+                    let (f, s) = (explain(&fast, name, &params, target, 16), explain(&slow, name, &params, target, 16));
+                    for (f, s) in f.iter().zip(&s) {
                         assert_eq!((f.class, f.predicted), (s.class, s.predicted));
                         let (fs, ss) = (f.score.unwrap(), s.score.unwrap());
-                        assert!((fs - ss).abs() <= 1e-5 * (1.0 + ss.abs()), "{arch} {kind}: score {fs} vs {ss}");
+                        assert!((fs - ss).abs() <= 1e-5 * (1.0 + ss.abs()), "{arch} {kind} {name}: score {fs} vs {ss}");
+                        assert_eq!(f.matrix.len(), s.matrix.len());
                         for (a, b) in f.matrix.iter().flatten().zip(s.matrix.iter().flatten()) {
                             assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{arch} {kind} {name}: {a} vs {b}");
                         }
                         for (a, b) in f.probabilities.iter().zip(&s.probabilities) {
                             assert!((a - b).abs() <= 1e-5);
                         }
-                        assert_eq!(f.matrix.len(), s.matrix.len());
                     }
                 }
             }

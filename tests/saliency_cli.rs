@@ -20,7 +20,7 @@ fn fixture() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         write_treebank(dir.path());
         let mut models = Vec::new();
-        for arch in [Arch::Lstm, Arch::Rnn] {
+        for arch in [Arch::LSTM, Arch::RNN] {
             let out = dir.path().join(arch.name());
             let options = TrainOptions {
                 embedding_dim: 8,

@@ -38,7 +38,7 @@ fn run(data: &Path, out: &Path, opts: TrainOptions, resume: bool) -> salient::tr
 fn every_architecture_learns_the_toy_treebank() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
-    for arch in [Arch::Rnn, Arch::Lstm, Arch::Bilstm] {
+    for arch in [Arch::RNN, Arch::LSTM, Arch::BILSTM] {
         let out = dir.path().join(arch.name());
         let state = run(dir.path(), &out, options(arch), false);
         let first = state.history.first().unwrap().train_loss;
@@ -57,7 +57,7 @@ fn every_architecture_learns_the_toy_treebank() {
 fn same_seed_same_weights_and_resume_is_exact() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
-    let mut opts = options(Arch::Lstm);
+    let mut opts = options(Arch::LSTM);
     opts.epochs = 4;
     opts.dropout = 0.3;
     let a = dir.path().join("a");
@@ -86,7 +86,7 @@ fn existing_runs_are_not_clobbered_and_resume_checks_options() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
     let out = dir.path().join("run");
-    let opts = TrainOptions { epochs: 1, ..options(Arch::Rnn) };
+    let opts = TrainOptions { epochs: 1, ..options(Arch::RNN) };
     run(dir.path(), &out, opts.clone(), false);
     let err = train(dir.path(), &out, opts.clone(), false, &Device::Cpu, &mut |_| {}).unwrap_err();
     assert!(matches!(&err, salient::Error::RunExists { dir, .. } if dir == &out), "{err}");
@@ -106,7 +106,7 @@ fn broken_checkpoints_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
     let out = dir.path().join("m");
-    run(dir.path(), &out, TrainOptions { epochs: 1, ..options(Arch::Bilstm) }, false);
+    run(dir.path(), &out, TrainOptions { epochs: 1, ..options(Arch::BILSTM) }, false);
     let copy = |name: &str| {
         let d = dir.path().join(name);
         std::fs::create_dir_all(&d).unwrap();
@@ -191,7 +191,7 @@ fn fingerprint(out: &Path) -> Vec<String> {
 fn every_checkpoint_file_is_verified_before_use() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
-    let opts = TrainOptions { epochs: 2, ..options(Arch::Lstm) };
+    let opts = TrainOptions { epochs: 2, ..options(Arch::LSTM) };
     let run_dir = dir.path().join("run");
     run(dir.path(), &run_dir, opts.clone(), false);
     let checkpoint = run_dir.join("checkpoint");
@@ -246,7 +246,7 @@ fn every_checkpoint_file_is_verified_before_use() {
     assert_eq!(fingerprint(&copy), fingerprint(&run_dir));
     // A checkpoint without a manifest (older salient, or by hand) is refused, saying why.
     std::fs::remove_file(copy.join("checkpoint").join("manifest.json")).unwrap();
-    let e = train(dir.path(), &copy, options(Arch::Lstm), true, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
+    let e = train(dir.path(), &copy, options(Arch::LSTM), true, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("manifest.json is missing"), "{e}");
 }
 
@@ -254,7 +254,7 @@ fn every_checkpoint_file_is_verified_before_use() {
 fn every_state_an_interrupted_commit_leaves_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
-    let opts = TrainOptions { epochs: 3, dropout: 0.3, ..options(Arch::Rnn) };
+    let opts = TrainOptions { epochs: 3, dropout: 0.3, ..options(Arch::RNN) };
     let full = dir.path().join("full");
     run(dir.path(), &full, opts.clone(), false);
     let two = dir.path().join("two");
@@ -312,7 +312,7 @@ fn every_state_an_interrupted_commit_leaves_resumes_exactly() {
 fn a_diverging_run_stops_and_saves_nothing_of_it() {
     let dir = tempfile::tempdir().unwrap();
     write_treebank(dir.path());
-    for arch in [Arch::Rnn, Arch::Lstm] {
+    for arch in [Arch::RNN, Arch::LSTM] {
         let out = dir.path().join(arch.name());
         let opts = TrainOptions { lr: 1e38, epochs: 3, ..options(arch) };
         match train(dir.path(), &out, opts, false, &Device::Cpu, &mut |_| {}).unwrap_err() {

@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn flag_defaults_are_the_recommended_options() {
         let w = Wrapper::try_parse_from(["train", "--arch", "bilstm", "--task", "binary"]).unwrap();
-        assert_eq!(options(&w.args), TrainOptions::recommended(Arch::Bilstm, Task::Binary));
+        assert_eq!(options(&w.args), TrainOptions::recommended(Arch::BILSTM, Task::Binary));
         let w = Wrapper::try_parse_from(["train", "--arch", "rnn", "--task", "fine", "--lr", "0.1", "--keep-case"])
             .unwrap();
         let o = options(&w.args);

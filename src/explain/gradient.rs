@@ -10,7 +10,7 @@ use super::{
     embed, embedding_gradients, fixed_classes, host_rows, real_positions, Input, Method, Row, ScoreKind, Target,
     ValueKind,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Classifier;
 
 /// `grad` (`times_input: false`) or `grad-input` (`true`).
@@ -66,39 +66,13 @@ impl Method for Gradient {
     fn attribute(&self, model: &Classifier, input: &Input, target: &Target) -> Result<Vec<Row>> {
         let b = &input.batch;
         let fixed = fixed_classes(target.class, model.config().num_classes(), b.batch)?;
-        let (grads, inputs, logits, classes, scores) = match input.fused {
-            Some(fused) => {
-                let d = model.config().embedding_dim;
-                let table = model.embedding();
-                let mut x = Vec::with_capacity(b.ids.len() * d);
-                for &id in &b.ids {
-                    if id as usize >= table.vocab_size() {
-                        return Err(Error::invalid("token id", format!("{id} is outside the vocabulary")));
-                    }
-                    x.extend_from_slice(table.row(id));
-                }
-                let pass = fused.gradients(&x, &b.lengths, b.seq_len, fixed.as_deref(), target.score)?;
-                let real = |flat: &[f32]| -> Vec<Vec<Vec<f32>>> {
-                    (0..b.batch)
-                        .map(|r| {
-                            (b.seq_len - b.lengths[r]..b.seq_len)
-                                .map(|p| flat[(r * b.seq_len + p) * d..(r * b.seq_len + p + 1) * d].to_vec())
-                                .collect()
-                        })
-                        .collect()
-                };
-                let inputs = if self.times_input { Some(real(&x)) } else { None };
-                (real(&pass.grad), inputs, pass.logits, pass.classes, pass.scores)
-            }
-            None => {
-                let x = embed(model, b)?;
-                let mask = model.mask(b)?;
-                let pass = embedding_gradients(model, &x, mask.as_ref(), fixed.as_deref(), target.score)?;
-                let inputs = if self.times_input { Some(real_positions(&x, &b.lengths)?) } else { None };
-                let scores = pass.scores.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-                (real_positions(&pass.grad, &b.lengths)?, inputs, host_rows(&pass.logits)?, pass.classes, scores)
-            }
-        };
+        let x = embed(model, b)?;
+        let mask = model.mask(b)?;
+        let pass = embedding_gradients(model, &x, mask.as_ref(), fixed.as_deref(), target.score)?;
+        let inputs = if self.times_input { Some(real_positions(&x, &b.lengths)?) } else { None };
+        let (logits, classes) = (host_rows(&pass.logits)?, pass.classes);
+        let scores = pass.scores.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        let grads = real_positions(&pass.grad, &b.lengths)?;
         Ok(grads
             .into_iter()
             .enumerate()

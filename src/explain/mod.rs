@@ -20,9 +20,9 @@
 //! callback, and returns one [`Attribution`] per sentence: plain serde data with its tokens,
 //! its matrix and per-token scores, and a [`Provenance`] saying how it was made.
 //!
-//! On f32 models on the CPU, `grad` and `grad-input` run a hand-[`fused`] forward and backward
-//! pass instead of candle's autograd (same numbers, several times faster); the other methods,
-//! and f64 or GPU models, use autograd.
+//! Gradient methods (`grad`, `grad-input`, `ig`, `smoothgrad`) take their gradients from
+//! [`Classifier::input_gradient`], which runs the model's hand-written CPU pass on f32 models
+//! on the CPU (same numbers as candle's autograd, several times faster) and autograd otherwise.
 //!
 //! [`views`] draws the model's insides (final representations, per-step states, LSTM gates) as
 //! [`views::MatrixView`]s, and [`faithfulness`] scores methods by comprehensiveness and
@@ -31,7 +31,6 @@
 pub mod autoencoder;
 pub mod erasure;
 pub mod faithfulness;
-pub mod fused;
 pub mod gradient;
 pub mod integrated;
 mod score;
@@ -61,16 +60,14 @@ pub struct Input<'a> {
     pub sentences: Vec<&'a Sentence>,
     /// Their ids, left-padded.
     pub batch: Batch,
-    /// The model's weights for the fused gradient pass, when it applies (f32 on the CPU).
-    pub fused: Option<&'a fused::Fused>,
 }
 
 impl<'a> Input<'a> {
-    /// Batch `sentences` (without the fused fast path).
+    /// Batch `sentences`.
     pub fn new(sentences: Vec<&'a Sentence>) -> Self {
         let seqs: Vec<&[u32]> = sentences.iter().map(|s| s.ids.as_slice()).collect();
         let batch = Batch::from_sequences(&seqs, Vec::new());
-        Input { sentences, batch, fused: None }
+        Input { sentences, batch }
     }
 }
 
@@ -334,20 +331,12 @@ pub struct Explainer<'a> {
     source: ModelSource,
     batch_size: usize,
     threads: usize,
-    fused: bool,
 }
 
 impl<'a> Explainer<'a> {
     /// An explainer of `model`, batches of 64 sentences, one thread.
     pub fn new(model: &'a Classifier, source: ModelSource) -> Self {
-        Explainer { model, source, batch_size: 64, threads: 1, fused: true }
-    }
-
-    /// Whether `grad` and `grad-input` may use the [fused](fused) pass (f32 models on the CPU;
-    /// on by default). Off, every method runs on candle's autograd.
-    pub fn fused(mut self, on: bool) -> Self {
-        self.fused = on;
-        self
+        Explainer { model, source, batch_size: 64, threads: 1 }
     }
 
     /// Sentences per batch (at least 1).
@@ -400,10 +389,8 @@ impl<'a> Explainer<'a> {
             return Err(Error::invalid("sentences", "an empty sentence cannot be explained; check it first"));
         }
         let groups = self.groups(sentences);
-        let fused = if self.fused { fused::Fused::new(self.model)? } else { None };
         let rows = run_batches(&groups, self.threads, progress, |group| {
-            let mut input = Input::new(group.iter().map(|&i| &sentences[i]).collect());
-            input.fused = fused.as_ref();
+            let input = Input::new(group.iter().map(|&i| &sentences[i]).collect());
             method.attribute(self.model, &input, target)
         })?;
         let provenance = self.provenance(method, target);

@@ -4,7 +4,7 @@
 //! For a batch, `sum_b S_{c_b}(x_b)` is differentiated once: rows of a batch do not interact
 //! (padding is masked), so the gradient's row `b` is `dS_{c_b}(x_b) / dx_b`.
 
-use candle_core::{DType, Tensor, Var, D};
+use candle_core::{DType, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Batch;
@@ -186,19 +186,15 @@ pub fn embedding_gradients(
     classes: Option<&[usize]>,
     kind: ScoreKind,
 ) -> Result<GradientPass> {
-    let x = Var::from_tensor(&x.detach())?;
-    let logits = model.forward_embedded(x.as_tensor(), mask, None, &mut NoTrace)?;
-    let classes = match classes {
-        Some(c) => c.to_vec(),
-        None => host_rows(&logits)?.iter().map(|r| argmax(r)).collect(),
-    };
-    let scores = class_scores(&logits, &classes, kind)?;
-    let grads = scores.sum_all()?.backward()?;
-    let grad = match grads.get(x.as_tensor()) {
-        Some(g) => g.clone(),
-        None => x.as_tensor().zeros_like()?,
-    };
-    Ok(GradientPass { grad, logits: logits.detach(), classes, scores: scores.detach() })
+    let mut chosen = Vec::new();
+    let pass = model.input_gradient(x, mask, &mut |logits| {
+        chosen = match classes {
+            Some(c) => c.to_vec(),
+            None => host_rows(logits)?.iter().map(|r| argmax(r)).collect(),
+        };
+        class_scores(logits, &chosen, kind)
+    })?;
+    Ok(GradientPass { grad: pass.grad, logits: pass.logits, classes: chosen, scores: pass.scores })
 }
 
 /// A batch's embeddings in the model's dtype.

@@ -3,10 +3,11 @@
 //! - [`representations`]: the final representation of each of several phrases, one row each
 //!   over the representation's dimensions (the paper's Figure 1: "good" / "not good" / "bad" /
 //!   "not bad").
-//! - [`states`]: the hidden state after each token of one sentence (for a BiLSTM, the forward
-//!   units then the backward ones).
-//! - [`gates`]: the input, forget and output gate activations of an LSTM after each token, one
-//!   `tokens x hidden` matrix per gate and direction.
+//! - [`states`]: the hidden state after each token of one sentence (for a bidirectional model,
+//!   the forward units then the backward ones).
+//! - [`gates`]: the gate activations in `[0, 1]` after each token (the cell's
+//!   [`unit_gates`](crate::model::CellKind::unit_gates), e.g. an LSTM's input, forget and output
+//!   gates), one `tokens x hidden` matrix per gate and direction.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +26,7 @@ pub enum View {
     Representation,
     /// Per-step hidden states of a sentence.
     States,
-    /// LSTM gate activations of a sentence.
+    /// Gate activations of a sentence (gated cells).
     Gates,
 }
 
@@ -62,7 +63,7 @@ pub struct MatrixView {
     pub text: Option<String>,
     /// One key per row.
     pub rows: Vec<RowKey>,
-    /// One label per column (`0`.., or `f0`.. and `b0`.. for a BiLSTM).
+    /// One label per column (`0`.., or `f0`.. and `b0`.. for a bidirectional model).
     pub column_labels: Vec<String>,
     /// `rows x columns`.
     pub matrix: Vec<Vec<f32>>,
@@ -78,20 +79,10 @@ impl MatrixView {
     /// A short name for file names: `representation`, `states`, `gate-forget-forward`.
     pub fn slug(&self) -> String {
         match (self.view, self.gate, self.direction) {
-            (View::Gates, Some(g), Some(d)) => format!("gate-{}-{}", gate_name(g), direction_name(d)),
+            (View::Gates, Some(g), Some(d)) => format!("gate-{}-{}", g.name(), direction_name(d)),
             (View::Representation, ..) => "representation".into(),
             _ => "states".into(),
         }
-    }
-}
-
-/// The gate's name in file names and CSV (`input`, `forget`, ...).
-pub fn gate_name(g: Gate) -> &'static str {
-    match g {
-        Gate::Input => "input",
-        Gate::Forget => "forget",
-        Gate::Output => "output",
-        Gate::Candidate => "candidate",
     }
 }
 
@@ -103,17 +94,11 @@ pub fn direction_name(d: Direction) -> &'static str {
     }
 }
 
-fn directions(arch: Arch) -> &'static [Direction] {
-    match arch {
-        Arch::Bilstm => &[Direction::Forward, Direction::Backward],
-        _ => &[Direction::Forward],
-    }
-}
-
 fn column_labels(arch: Arch, hidden: usize) -> Vec<String> {
-    match arch {
-        Arch::Bilstm => (0..hidden).map(|j| format!("f{j}")).chain((0..hidden).map(|j| format!("b{j}"))).collect(),
-        _ => (0..hidden).map(|j| j.to_string()).collect(),
+    if arch.bidirectional {
+        (0..hidden).map(|j| format!("f{j}")).chain((0..hidden).map(|j| format!("b{j}"))).collect()
+    } else {
+        (0..hidden).map(|j| j.to_string()).collect()
     }
 }
 
@@ -177,7 +162,7 @@ pub fn states(model: &Classifier, source: &ModelSource, sentence: &Sentence) -> 
     let config = model.config();
     let trace = traced(model, sentence, TraceRequest { hidden: true, ..Default::default() })?;
     let mut matrix: Vec<Vec<f32>> = vec![Vec::new(); sentence.len()];
-    for &d in directions(config.arch) {
+    for &d in config.arch.directions() {
         let steps = trace.steps(SiteKind::Hidden, d, None)?.expect("hidden states were asked for");
         for (row, values) in matrix.iter_mut().zip(steps.get(0)?.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?) {
             row.extend(values);
@@ -197,20 +182,27 @@ pub fn states(model: &Classifier, source: &ModelSource, sentence: &Sentence) -> 
     })
 }
 
-/// The input, forget and output gates after each token of `sentence`, one `tokens x hidden`
-/// matrix per gate and direction (forward first). An error for the tanh RNN, which has none.
+/// The gates in `[0, 1]` after each token of `sentence` (the cell's
+/// [`unit_gates`](crate::model::CellKind::unit_gates)), one `tokens x hidden` matrix per gate and
+/// direction (forward first). An error for a cell without gates (the tanh RNN).
 pub fn gates(model: &Classifier, source: &ModelSource, sentence: &Sentence) -> Result<Vec<MatrixView>> {
     let config = model.config();
-    if config.arch == Arch::Rnn {
+    let unit_gates = config.arch.cell.unit_gates();
+    if unit_gates.is_empty() {
+        let gated: Vec<&str> = Arch::ALL.iter().filter(|a| !a.cell.unit_gates().is_empty()).map(|a| a.name()).collect();
         return Err(Error::invalid(
             "view",
-            "the rnn model has no gates; the gates view needs an lstm or bilstm model (try the states view)",
+            format!(
+                "the {} model has no gates; the gates view needs a {} model (try the states view)",
+                config.arch,
+                gated.join(", ")
+            ),
         ));
     }
     let trace = traced(model, sentence, TraceRequest { gates: true, ..Default::default() })?;
     let mut out = Vec::new();
-    for &d in directions(config.arch) {
-        for gate in [Gate::Input, Gate::Forget, Gate::Output] {
+    for &d in config.arch.directions() {
+        for &gate in unit_gates {
             let steps = trace.steps(SiteKind::Gates, d, Some(gate))?.expect("gates were asked for");
             out.push(MatrixView {
                 view: View::Gates,

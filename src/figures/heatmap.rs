@@ -16,7 +16,7 @@ use super::{
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::DEFAULT_MAX_TOKENS;
 use crate::error::Result;
-use crate::explain::views::{self, direction_name, gate_name, MatrixView, View};
+use crate::explain::views::{self, direction_name, MatrixView, View};
 use crate::export::csv::Table;
 use crate::export::{Document, OutputDir};
 use crate::render::{format_number, Heatmap};
@@ -56,7 +56,7 @@ pub fn figure_stem(view: &MatrixView) -> String {
     let id = view.rows.first().map_or(0, |r| r.sentence);
     match (view.view, view.gate, view.direction) {
         (View::Representation, ..) => "representation".into(),
-        (View::Gates, Some(g), Some(d)) => format!("gates-{id:04}-{}-{}", gate_name(g), direction_name(d)),
+        (View::Gates, Some(g), Some(d)) => format!("gates-{id:04}-{}-{}", g.name(), direction_name(d)),
         _ => format!("states-{id:04}"),
     }
 }
@@ -64,7 +64,7 @@ pub fn figure_stem(view: &MatrixView) -> String {
 /// What a view shows, for titles.
 pub fn describe(view: &MatrixView) -> String {
     match (view.view, view.gate, view.direction) {
-        (View::Gates, Some(g), Some(d)) => format!("{} gate ({})", gate_name(g), direction_name(d)),
+        (View::Gates, Some(g), Some(d)) => format!("{} gate ({})", g.name(), direction_name(d)),
         (View::Representation, ..) => "final representation".into(),
         _ => "hidden states".into(),
     }

@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::embedding::Embedding;
-use super::recurrent::{parameter_shapes, CellKind, LayerState, RecurrentLayer};
+use super::recurrent::{Cell, CellKind, Layer, Lstm, LstmState, Weights};
 use super::trace::{Direction, Observer, Site, SiteKind};
 use crate::data::vocab::{BOS_ID, EOS_ID, PAD_ID};
 use crate::data::PairBatch;
@@ -54,10 +54,10 @@ impl AutoencoderConfig {
     pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
         let (e, h) = (self.embedding_dim, self.hidden_dim);
         let mut shapes = vec![("embedding.weight".to_string(), vec![self.vocab_size, e])];
-        for (name, shape) in parameter_shapes(CellKind::Lstm, self.encoder_direction(), e, h) {
+        for (name, shape) in Weights::shapes(CellKind::Lstm, self.encoder_direction(), e, h) {
             shapes.push((format!("encoder.{name}"), shape));
         }
-        for (name, shape) in parameter_shapes(CellKind::Lstm, Direction::Forward, e, h) {
+        for (name, shape) in Weights::shapes(CellKind::Lstm, Direction::Forward, e, h) {
             shapes.push((format!("decoder.{name}"), shape));
         }
         shapes.push(("output.weight".to_string(), vec![self.vocab_size, h]));
@@ -91,8 +91,8 @@ impl AutoencoderConfig {
 pub struct Autoencoder {
     config: AutoencoderConfig,
     embedding: Embedding,
-    encoder: RecurrentLayer,
-    decoder: RecurrentLayer,
+    encoder: Layer<Lstm>,
+    decoder: Layer<Lstm>,
     output_weight: Tensor,
     output_bias: Tensor,
     device: Device,
@@ -103,8 +103,8 @@ impl Autoencoder {
     pub fn load(vb: VarBuilder, config: AutoencoderConfig) -> Result<Self> {
         let (e, h) = (config.embedding_dim, config.hidden_dim);
         let embedding = Embedding::from_tensor(&vb.pp("embedding").get((config.vocab_size, e), "weight")?)?;
-        let encoder = RecurrentLayer::load(vb.pp("encoder"), CellKind::Lstm, config.encoder_direction(), e, h)?;
-        let decoder = RecurrentLayer::load(vb.pp("decoder"), CellKind::Lstm, Direction::Forward, e, h)?;
+        let encoder = Layer::load(&vb.pp("encoder"), config.encoder_direction(), e, h)?;
+        let decoder = Layer::load(&vb.pp("decoder"), Direction::Forward, e, h)?;
         let output_weight = vb.pp("output").get((config.vocab_size, h), "weight")?;
         let output_bias = vb.pp("output").get(config.vocab_size, "bias")?;
         Ok(Autoencoder { config, embedding, encoder, decoder, output_weight, output_bias, device: vb.device().clone() })
@@ -140,7 +140,7 @@ impl Autoencoder {
         let mut out = HashMap::new();
         out.insert("embedding.weight".to_string(), self.embedding.to_tensor(&self.device)?.to_dtype(self.dtype())?);
         for (prefix, layer) in [("encoder", &self.encoder), ("decoder", &self.decoder)] {
-            for (name, t) in layer.named_tensors() {
+            for (name, t) in layer.cell().weights().named(layer.direction()) {
                 out.insert(format!("{prefix}.{name}"), t);
             }
         }
@@ -172,7 +172,7 @@ impl Autoencoder {
         x: &Tensor,
         mask: Option<&[Tensor]>,
         observer: &mut dyn Observer,
-    ) -> Result<LayerState> {
+    ) -> Result<LstmState> {
         let (steps, _, dim) = x.dims3()?;
         if dim != self.config.embedding_dim || steps == 0 {
             return Err(Error::invalid(
@@ -185,9 +185,9 @@ impl Autoencoder {
         }
         let out = self.encoder.run(x, mask, None, false, observer)?;
         if observer.wants(SiteKind::Representation) {
-            observer.observe(Site::Representation, &out.hidden)?;
+            observer.observe(Site::Representation, out.state.h())?;
         }
-        Ok(out.state())
+        Ok(out.state)
     }
 
     /// Teacher-forced decoder logits, time-major `(steps * batch, vocab)`, from the sentence
@@ -195,7 +195,7 @@ impl Autoencoder {
     ///
     /// The observer sees the decoder's per-step states and gates and, as [`Site::Logits`], the
     /// logits shaped `(steps, batch, vocab)`.
-    pub fn decode_embedded(&self, state: &LayerState, y: &Tensor, observer: &mut dyn Observer) -> Result<Tensor> {
+    pub fn decode_embedded(&self, state: &LstmState, y: &Tensor, observer: &mut dyn Observer) -> Result<Tensor> {
         let (steps, batch, _) = y.dims3()?;
         let hidden = self.decode_hidden(state, y, observer)?;
         let logits = self.project(&hidden)?;
@@ -207,7 +207,7 @@ impl Autoencoder {
 
     /// The decoder's hidden states `(tgt_len * batch, hidden)`, time-major, for decoder inputs
     /// `y` `(tgt_len, batch, embedding)` started from the encoder's `state`.
-    pub fn decode_hidden(&self, state: &LayerState, y: &Tensor, observer: &mut dyn Observer) -> Result<Tensor> {
+    pub fn decode_hidden(&self, state: &LstmState, y: &Tensor, observer: &mut dyn Observer) -> Result<Tensor> {
         let (steps, batch, _) = y.dims3()?;
         let out = self.decoder.run(y, None, Some(state), true, observer)?;
         Ok(Tensor::stack(&out.steps, 0)?.reshape((steps * batch, self.config.hidden_dim))?)
@@ -249,7 +249,7 @@ impl Autoencoder {
         for _ in 0..=max_steps {
             let y = self.embed(&previous, 1, b.batch)?;
             let step = self.decoder.run(&y, None, Some(&state), false, &mut super::NoTrace)?;
-            let next = self.project(&step.hidden)?.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            let next = self.project(step.state.h())?.argmax(D::Minus1)?.to_vec1::<u32>()?;
             for (row, &id) in next.iter().enumerate() {
                 let (tokens, ended) = &mut out[row];
                 if *ended || tokens.len() >= max_steps {
@@ -265,7 +265,7 @@ impl Autoencoder {
                 break;
             }
             previous = next;
-            state = step.state();
+            state = step.state;
         }
         Ok(out)
     }
@@ -291,7 +291,7 @@ impl Autoencoder {
             let previous: Vec<u32> = live.iter().map(|(t, _)| t.last().copied().unwrap_or(BOS_ID)).collect();
             let y = self.embed(&previous, 1, live.len())?;
             let step = self.decoder.run(&y, None, Some(&state), false, &mut super::NoTrace)?;
-            let log_probs = candle_nn::ops::log_softmax(&self.project(&step.hidden)?, D::Minus1)?
+            let log_probs = candle_nn::ops::log_softmax(&self.project(step.state.h())?, D::Minus1)?
                 .to_dtype(DType::F64)?
                 .to_vec2::<f64>()?;
             let mut candidates: Vec<(usize, u32, f64)> = Vec::with_capacity(live.len() * width);
@@ -327,10 +327,7 @@ impl Autoencoder {
                 break;
             }
             let index = Tensor::from_vec(rows, next.len(), &self.device)?;
-            state = LayerState {
-                hidden: step.hidden.index_select(&index, 0)?,
-                cell: step.cell.as_ref().map(|c| c.index_select(&index, 0)).transpose()?,
-            };
+            state = LstmState::new(step.state.h().index_select(&index, 0)?, step.state.c().index_select(&index, 0)?);
             live = next;
         }
         match finished.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)) {

@@ -1,52 +1,73 @@
-//! The sentiment classifier: embedding, one recurrent layer (two for the BiLSTM), a linear output.
+//! The sentiment classifier: embedding, one recurrent layer (two for a bidirectional
+//! architecture), a linear output.
+//!
+//! Weights are named `embedding.weight`, `encoder.<PyTorch names>` (see
+//! [`Weights`](super::recurrent::Weights)), `classifier.weight` and `classifier.bias`.
 
 use std::collections::HashMap;
 
-use candle_core::{Device, Tensor, D};
+use candle_core::{Device, Tensor, Var, D};
 use candle_nn::VarBuilder;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::embedding::Embedding;
-use super::recurrent::{parameter_shapes, CellKind, RecurrentLayer};
+use super::hand::{HandPass, Unsupported};
+use super::recurrent::{AnyLayer, CellKind, Weights};
 use super::trace::{Direction, Observer, Site, SiteKind};
 use crate::data::{Batch, Task};
 use crate::error::{Error, Result};
 
-/// The encoder architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// A tanh (Elman) RNN.
-    Rnn,
-    /// An LSTM.
-    Lstm,
-    /// A bidirectional LSTM: the representation is both directions' final states, concatenated.
-    Bilstm,
+/// An encoder architecture: a cell kind reading forward, or a pair reading both ways.
+///
+/// Written as the cell's name ([`CellKind::name`]: `rnn`, `lstm`, ...), with `bi` in front for a pair
+/// (`bilstm`): the `arch` of every `config.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Arch {
+    /// The recurrent cell.
+    pub cell: CellKind,
+    /// Whether a second layer reads right to left; the representation is then both
+    /// directions' final states, concatenated.
+    pub bidirectional: bool,
 }
 
 impl Arch {
-    /// Lower-case name (`rnn`, `lstm`, `bilstm`).
+    /// A tanh (Elman) RNN.
+    pub const RNN: Arch = Arch { cell: CellKind::Tanh, bidirectional: false };
+    /// An LSTM.
+    pub const LSTM: Arch = Arch { cell: CellKind::Lstm, bidirectional: false };
+    /// A bidirectional LSTM.
+    pub const BILSTM: Arch = Arch { cell: CellKind::Lstm, bidirectional: true };
+
+    /// Every architecture: each cell kind, forward and bidirectional.
+    pub const ALL: [Arch; 2 * CellKind::ALL.len()] = {
+        let mut all = [Arch::RNN; 2 * CellKind::ALL.len()];
+        let mut i = 0;
+        while i < CellKind::ALL.len() {
+            all[2 * i] = Arch { cell: CellKind::ALL[i], bidirectional: false };
+            all[2 * i + 1] = Arch { cell: CellKind::ALL[i], bidirectional: true };
+            i += 1;
+        }
+        all
+    };
+
+    /// Its name (`rnn`, `bilstm`, ...).
     pub fn name(self) -> &'static str {
-        match self {
-            Arch::Rnn => "rnn",
-            Arch::Lstm => "lstm",
-            Arch::Bilstm => "bilstm",
+        if self.bidirectional {
+            self.cell.bidirectional_name()
+        } else {
+            self.cell.name()
         }
     }
 
-    fn cell(self) -> CellKind {
-        match self {
-            Arch::Rnn => CellKind::Tanh,
-            Arch::Lstm | Arch::Bilstm => CellKind::Lstm,
-        }
-    }
-
-    fn directions(self) -> &'static [Direction] {
-        match self {
-            Arch::Bilstm => &[Direction::Forward, Direction::Backward],
-            _ => &[Direction::Forward],
+    /// The directions its layers read in, forward first.
+    pub fn directions(self) -> &'static [Direction] {
+        if self.bidirectional {
+            &[Direction::Forward, Direction::Backward]
+        } else {
+            &[Direction::Forward]
         }
     }
 }
@@ -56,6 +77,55 @@ impl std::fmt::Display for Arch {
         f.write_str(self.name())
     }
 }
+
+/// A name that is not an architecture.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown architecture `{name}`; known: {known}")]
+pub struct UnknownArch {
+    /// The name as given.
+    pub name: String,
+    /// The known names, comma-separated.
+    pub known: String,
+}
+
+impl std::str::FromStr for Arch {
+    type Err = UnknownArch;
+    fn from_str(s: &str) -> std::result::Result<Self, UnknownArch> {
+        Arch::ALL
+            .into_iter()
+            .find(|a| a.name() == s.trim())
+            .ok_or_else(|| UnknownArch { name: s.to_string(), known: Arch::ALL.map(Arch::name).join(", ") })
+    }
+}
+
+impl TryFrom<String> for Arch {
+    type Error = UnknownArch;
+    fn try_from(s: String) -> std::result::Result<Self, UnknownArch> {
+        s.parse()
+    }
+}
+
+impl From<Arch> for String {
+    fn from(a: Arch) -> String {
+        a.name().to_string()
+    }
+}
+
+impl clap::ValueEnum for Arch {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Arch::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
+/// Prefix of the embedding table's name.
+const EMBEDDING: &str = "embedding";
+/// Prefix of the recurrent layers' names.
+const ENCODER: &str = "encoder";
+/// Prefix of the output layer's names.
+const OUTPUT: &str = "classifier";
 
 /// The shape of a classifier: everything needed to rebuild it from its weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,14 +155,14 @@ impl ClassifierConfig {
 
     /// Every parameter's name and shape.
     pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let mut shapes = vec![("embedding.weight".to_string(), vec![self.vocab_size, self.embedding_dim])];
+        let mut shapes = vec![(format!("{EMBEDDING}.weight"), vec![self.vocab_size, self.embedding_dim])];
         for &direction in self.arch.directions() {
-            for (name, shape) in parameter_shapes(self.arch.cell(), direction, self.embedding_dim, self.hidden_dim) {
-                shapes.push((format!("encoder.{name}"), shape));
+            for (name, shape) in Weights::shapes(self.arch.cell, direction, self.embedding_dim, self.hidden_dim) {
+                shapes.push((format!("{ENCODER}.{name}"), shape));
             }
         }
-        shapes.push(("classifier.weight".to_string(), vec![self.num_classes(), self.representation_dim()]));
-        shapes.push(("classifier.bias".to_string(), vec![self.num_classes()]));
+        shapes.push((format!("{OUTPUT}.weight"), vec![self.num_classes(), self.representation_dim()]));
+        shapes.push((format!("{OUTPUT}.bias"), vec![self.num_classes()]));
         shapes
     }
 
@@ -139,7 +209,7 @@ impl Dropout {
 pub struct Classifier {
     config: ClassifierConfig,
     embedding: Embedding,
-    layers: Vec<RecurrentLayer>,
+    layers: Vec<AnyLayer>,
     output_weight: Tensor,
     output_bias: Tensor,
     device: Device,
@@ -150,16 +220,15 @@ impl Classifier {
     /// Tensors that are `Var`s stay trainable.
     pub fn load(vb: VarBuilder, config: ClassifierConfig) -> Result<Self> {
         let embedding =
-            Embedding::from_tensor(&vb.pp("embedding").get((config.vocab_size, config.embedding_dim), "weight")?)?;
+            Embedding::from_tensor(&vb.pp(EMBEDDING).get((config.vocab_size, config.embedding_dim), "weight")?)?;
+        let encoder = vb.pp(ENCODER);
         let layers = config
             .arch
             .directions()
             .iter()
-            .map(|&d| {
-                RecurrentLayer::load(vb.pp("encoder"), config.arch.cell(), d, config.embedding_dim, config.hidden_dim)
-            })
+            .map(|&d| AnyLayer::load(&encoder, config.arch.cell, d, config.embedding_dim, config.hidden_dim))
             .collect::<Result<Vec<_>>>()?;
-        let out = vb.pp("classifier");
+        let out = vb.pp(OUTPUT);
         let output_weight = out.get((config.num_classes(), config.representation_dim()), "weight")?;
         let output_bias = out.get(config.num_classes(), "bias")?;
         Ok(Classifier { config, embedding, layers, output_weight, output_bias, device: vb.device().clone() })
@@ -193,14 +262,14 @@ impl Classifier {
     /// All weights by name, the embedding table included (for saving).
     pub fn tensors(&self) -> Result<HashMap<String, Tensor>> {
         let mut out = HashMap::new();
-        out.insert("embedding.weight".to_string(), self.embedding.to_tensor(&self.device)?);
+        out.insert(format!("{EMBEDDING}.weight"), self.embedding.to_tensor(&self.device)?);
         for layer in &self.layers {
-            for (name, t) in layer.named_tensors() {
-                out.insert(format!("encoder.{name}"), t);
+            for (name, t) in layer.weights().named(layer.direction()) {
+                out.insert(format!("{ENCODER}.{name}"), t);
             }
         }
-        out.insert("classifier.weight".to_string(), self.output_weight.clone());
-        out.insert("classifier.bias".to_string(), self.output_bias.clone());
+        out.insert(format!("{OUTPUT}.weight"), self.output_weight.clone());
+        out.insert(format!("{OUTPUT}.bias"), self.output_bias.clone());
         Ok(out)
     }
 
@@ -276,9 +345,73 @@ impl Classifier {
         Ok(logits)
     }
 
+    /// The recurrent layers, forward first.
+    pub(crate) fn layers(&self) -> &[AnyLayer] {
+        &self.layers
+    }
+
+    /// The output layer's weight `(classes, representation)` and bias `(classes)`.
+    pub(crate) fn output(&self) -> (&Tensor, &Tensor) {
+        (&self.output_weight, &self.output_bias)
+    }
+
+    /// Whether [`Self::input_gradient`] runs the hand-written CPU pass ([`super::hand`]) on this
+    /// model, and why not.
+    pub fn hand_pass(&self) -> std::result::Result<(), Unsupported> {
+        HandPass::supports(self)
+    }
+
+    /// The gradient of per-row scores of the logits with respect to the embeddings `x`
+    /// `(batch, seq_len, dim)` (padding `mask` as in [`Self::forward_embedded`], no dropout).
+    /// `score` maps logits `(batch, classes)` to one score per row `(batch,)`, differentiably;
+    /// rows do not interact, so row `b` of the gradient is `dS_b/dx_b`, zero at padding.
+    ///
+    /// f32 models on the CPU run the hand-written pass ([`super::hand`]); others run
+    /// [`Self::input_gradient_autograd`]. Both compute the same numbers.
+    pub fn input_gradient(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        score: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
+    ) -> Result<InputGradient> {
+        match self.hand_pass() {
+            Ok(()) => HandPass::new(self)?.input_gradient(x, mask, score),
+            Err(_) => self.input_gradient_autograd(x, mask, score),
+        }
+    }
+
+    /// [`Self::input_gradient`] through candle's autograd, on any device and type.
+    pub fn input_gradient_autograd(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        score: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
+    ) -> Result<InputGradient> {
+        let x = Var::from_tensor(&x.detach())?;
+        let logits = self.forward_embedded(x.as_tensor(), mask, None, &mut super::NoTrace)?;
+        let scores = score(&logits)?;
+        let grads = scores.sum_all()?.backward()?;
+        let grad = match grads.get(x.as_tensor()) {
+            Some(g) => g.clone(),
+            None => x.as_tensor().zeros_like()?,
+        };
+        Ok(InputGradient { grad, logits: logits.detach(), scores: scores.detach() })
+    }
+
     /// Predicted class of every row.
     pub fn predict(&self, batch: &Batch) -> Result<Vec<u32>> {
         let logits = self.forward(batch, &mut super::NoTrace)?;
         Ok(logits.argmax(D::Minus1)?.to_vec1::<u32>()?)
     }
+}
+
+/// What [`Classifier::input_gradient`] returns.
+#[derive(Debug, Clone)]
+pub struct InputGradient {
+    /// `dS_b/dx_b`, `(batch, seq_len, dim)`; zero at padded positions.
+    pub grad: Tensor,
+    /// Logits at the input, `(batch, classes)`.
+    pub logits: Tensor,
+    /// `S_b` at the input, `(batch,)`.
+    pub scores: Tensor,
 }

@@ -1,8 +1,9 @@
 //! Hooks into a forward pass: every intermediate value, handed to whoever asks.
 //!
 //! A forward pass calls [`Observer::observe`] at each [`Site`] the observer
-//! [`wants`](Observer::wants): the input embeddings, each step's hidden and cell state and LSTM
-//! gates, the final representation and the logits. Values stay in the autograd graph, so a
+//! [`wants`](Observer::wants): the input embeddings, each step's hidden state, cell state (LSTM)
+//! and gates (each cell kind has its own, [`CellKind::gates`](super::recurrent::CellKind::gates)),
+//! the final representation and the logits. Values stay in the autograd graph, so a
 //! gradient can be taken from any of them. [`Trace`] is the ready-made observer that records
 //! what a [`TraceRequest`] asks for; [`NoTrace`] records nothing (training).
 
@@ -20,18 +21,36 @@ pub enum Direction {
     Backward,
 }
 
-/// An LSTM gate.
+/// A gate of a gated cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Gate {
-    /// Input gate `i`.
+    /// LSTM input gate `i`.
     Input,
-    /// Forget gate `f`.
+    /// LSTM forget gate `f`.
     Forget,
-    /// Output gate `o`.
+    /// LSTM output gate `o`.
     Output,
-    /// Candidate cell value `g = tanh(...)`.
+    /// The candidate value: the LSTM's `g = tanh(...)`, the GRU's new state `n = tanh(...)`.
     Candidate,
+    /// GRU reset gate `r`.
+    Reset,
+    /// GRU update gate `z`.
+    Update,
+}
+
+impl Gate {
+    /// Lower-case name (`input`, `forget`, `reset`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Gate::Input => "input",
+            Gate::Forget => "forget",
+            Gate::Output => "output",
+            Gate::Candidate => "candidate",
+            Gate::Reset => "reset",
+            Gate::Update => "update",
+        }
+    }
 }
 
 /// A place in the forward pass where a value can be observed.
@@ -53,7 +72,7 @@ pub enum Site {
         /// Token position.
         position: usize,
     },
-    /// LSTM gate activation at position `position`, `(batch, hidden)`.
+    /// Gate activation at position `position`, `(batch, hidden)`.
     Gate {
         /// Which direction.
         direction: Direction,
@@ -129,7 +148,7 @@ pub struct TraceRequest {
     pub hidden: bool,
     /// Record per-step cell states (LSTMs only).
     pub cell: bool,
-    /// Record per-step gate activations (LSTMs only).
+    /// Record per-step gate activations (gated cells only).
     pub gates: bool,
     /// Record the final representation.
     pub representation: bool,

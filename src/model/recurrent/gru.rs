@@ -1,0 +1,101 @@
+//! The GRU cell (PyTorch's `nn.GRU`, gate order r, z, n):
+//! `r = σ(W_ir x + b_ir + W_hr h + b_hr)`, `z = σ(W_iz x + b_iz + W_hz h + b_hz)`,
+//! `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`, `h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}`.
+//!
+//! Unlike the other cells, `b_hn` sits inside the reset gate's product, so the recurrent bias
+//! stays in the step: the input projection carries `b_ih` only.
+
+use candle_core::Tensor;
+
+use super::{Cell, CellKind, GateSink, Weights};
+use crate::error::Result;
+use crate::model::hand::{sigmoid, tanh, HostCell};
+use crate::model::trace::Gate;
+
+/// The GRU cell; its state is `h` alone.
+#[derive(Debug, Clone)]
+pub struct Gru {
+    weights: Weights,
+}
+
+impl Cell for Gru {
+    type State = Tensor;
+    const KIND: CellKind = CellKind::Gru;
+
+    fn new(weights: Weights) -> Self {
+        Gru { weights }
+    }
+
+    fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    fn input_bias(&self) -> Result<Tensor> {
+        Ok(self.weights.b_ih.clone())
+    }
+
+    fn step(&self, xp: &Tensor, prev: Option<&Tensor>, gates: &mut GateSink) -> Result<Tensor> {
+        let h = self.weights.hidden_size();
+        // W_hh h + b_hh; from the zero state, b_hh alone.
+        let hp = match prev {
+            Some(state) => self.weights.recurrent(state)?.broadcast_add(&self.weights.b_hh)?,
+            None => self.weights.b_hh.unsqueeze(0)?.broadcast_as(xp.shape())?,
+        };
+        let rz = candle_nn::ops::sigmoid(&(xp.narrow(1, 0, 2 * h)? + hp.narrow(1, 0, 2 * h)?)?)?;
+        let r = rz.narrow(1, 0, h)?;
+        let z = rz.narrow(1, h, h)?;
+        let n = (xp.narrow(1, 2 * h, h)? + (&r * hp.narrow(1, 2 * h, h)?)?)?.tanh()?;
+        for (gate, value) in [(Gate::Reset, &r), (Gate::Update, &z), (Gate::Candidate, &n)] {
+            gates.gate(gate, value)?;
+        }
+        // (1 − z) n + z h = n + z (h − n); from the zero state, n − z n.
+        Ok(match prev {
+            Some(state) => (&n + (&z * (state - &n)?)?)?,
+            None => (&n - (&z * &n)?)?,
+        })
+    }
+
+    fn zero_state(&self, batch: usize, like: &Tensor) -> Result<Tensor> {
+        Ok(Tensor::zeros((batch, self.weights.hidden_size()), like.dtype(), like.device())?)
+    }
+}
+
+/// Saved per unit: `r`, `z`, `n`, `W_hn h + b_hn`, `h_{t-1}`.
+impl HostCell for Gru {
+    const EXTRA: usize = 0;
+    const SAVED: usize = 5;
+
+    fn forward(xp: &[f32], hp: &[f32], h: &[f32], _: &[f32], h_new: &mut [f32], _: &mut [f32], s: &mut [f32]) {
+        let u = h_new.len();
+        for k in 0..u {
+            let r = sigmoid(xp[k] + hp[k]);
+            let z = sigmoid(xp[u + k] + hp[u + k]);
+            let hn = hp[2 * u + k];
+            let n = tanh(xp[2 * u + k] + r * hn);
+            h_new[k] = n + z * (h[k] - n);
+            (s[k], s[u + k], s[2 * u + k], s[3 * u + k], s[4 * u + k]) = (r, z, n, hn, h[k]);
+        }
+    }
+
+    fn backward(
+        s: &[f32],
+        dh: &[f32],
+        _: &[f32],
+        d_xp: &mut [f32],
+        d_hp: &mut [f32],
+        dh_prev: &mut [f32],
+        _: &mut [f32],
+    ) {
+        let u = dh.len();
+        for k in 0..u {
+            let (r, z, n, hn, hp) = (s[k], s[u + k], s[2 * u + k], s[3 * u + k], s[4 * u + k]);
+            let dn = dh[k] * (1.0 - z) * (1.0 - n * n);
+            let dr = dn * hn * r * (1.0 - r);
+            let dz = dh[k] * (hp - n) * z * (1.0 - z);
+            (d_xp[k], d_hp[k]) = (dr, dr);
+            (d_xp[u + k], d_hp[u + k]) = (dz, dz);
+            (d_xp[2 * u + k], d_hp[2 * u + k]) = (dn, dn * r);
+            dh_prev[k] = dh[k] * z;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The LSTM cell (PyTorch gate order i, f, g, o):
+//! `[i f g o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`, `c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)`,
+//! `h_t = σ(o) ⊙ tanh(c_t)`.
+
+use candle_core::Tensor;
+
+use super::{carry, Cell, CellKind, GateSink, State, Weights};
+use crate::error::Result;
+use crate::model::hand::{sigmoid, tanh, HostCell};
+use crate::model::trace::Gate;
+
+/// The LSTM cell.
+#[derive(Debug, Clone)]
+pub struct Lstm {
+    weights: Weights,
+}
+
+/// The LSTM's state: the hidden state `h` and the cell state `c`, each `(batch, hidden)`.
+#[derive(Debug, Clone)]
+pub struct LstmState {
+    h: Tensor,
+    c: Tensor,
+}
+
+impl LstmState {
+    /// A state from `h` and `c`.
+    pub fn new(h: Tensor, c: Tensor) -> Self {
+        LstmState { h, c }
+    }
+
+    /// The hidden state `h`.
+    pub fn h(&self) -> &Tensor {
+        &self.h
+    }
+
+    /// The cell state `c`.
+    pub fn c(&self) -> &Tensor {
+        &self.c
+    }
+}
+
+impl State for LstmState {
+    fn hidden(&self) -> &Tensor {
+        &self.h
+    }
+    fn cell(&self) -> Option<&Tensor> {
+        Some(&self.c)
+    }
+    fn carry(self, prev: Option<&Self>, m: &Tensor) -> Result<Self> {
+        Ok(LstmState { h: carry(self.h, prev.map(|p| &p.h), m)?, c: carry(self.c, prev.map(|p| &p.c), m)? })
+    }
+}
+
+impl Cell for Lstm {
+    type State = LstmState;
+    const KIND: CellKind = CellKind::Lstm;
+
+    fn new(weights: Weights) -> Self {
+        Lstm { weights }
+    }
+
+    fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    fn input_bias(&self) -> Result<Tensor> {
+        Ok((&self.weights.b_ih + &self.weights.b_hh)?)
+    }
+
+    fn step(&self, xp: &Tensor, prev: Option<&LstmState>, gates: &mut GateSink) -> Result<LstmState> {
+        let h = self.weights.hidden_size();
+        let pre = match prev {
+            Some(s) => (xp + self.weights.recurrent(&s.h)?)?,
+            None => xp.clone(),
+        };
+        let sig = candle_nn::ops::sigmoid(&pre)?;
+        let i = sig.narrow(1, 0, h)?;
+        let f = sig.narrow(1, h, h)?;
+        let g = pre.narrow(1, 2 * h, h)?.tanh()?;
+        let o = sig.narrow(1, 3 * h, h)?;
+        let c = match prev {
+            Some(s) => ((&f * &s.c)? + (&i * &g)?)?,
+            None => (&i * &g)?,
+        };
+        for (gate, value) in [(Gate::Input, &i), (Gate::Forget, &f), (Gate::Output, &o), (Gate::Candidate, &g)] {
+            gates.gate(gate, value)?;
+        }
+        Ok(LstmState { h: (&o * c.tanh()?)?, c })
+    }
+
+    fn zero_state(&self, batch: usize, like: &Tensor) -> Result<LstmState> {
+        let zeros = Tensor::zeros((batch, self.weights.hidden_size()), like.dtype(), like.device())?;
+        Ok(LstmState { h: zeros.clone(), c: zeros })
+    }
+}
+
+/// Saved per unit: `i f g o` (activated), `c_{t-1}`, `tanh(c_t)`.
+impl HostCell for Lstm {
+    const EXTRA: usize = 1;
+    const SAVED: usize = 6;
+
+    fn forward(xp: &[f32], hp: &[f32], _: &[f32], c: &[f32], h_new: &mut [f32], c_new: &mut [f32], s: &mut [f32]) {
+        let h = h_new.len();
+        for k in 0..h {
+            let i = sigmoid(xp[k] + hp[k]);
+            let f = sigmoid(xp[h + k] + hp[h + k]);
+            let g = tanh(xp[2 * h + k] + hp[2 * h + k]);
+            let o = sigmoid(xp[3 * h + k] + hp[3 * h + k]);
+            c_new[k] = f * c[k] + i * g;
+            let tc = tanh(c_new[k]);
+            h_new[k] = o * tc;
+            (s[k], s[h + k], s[2 * h + k], s[3 * h + k], s[4 * h + k], s[5 * h + k]) = (i, f, g, o, c[k], tc);
+        }
+    }
+
+    fn backward(
+        s: &[f32],
+        dh: &[f32],
+        dc: &[f32],
+        d_xp: &mut [f32],
+        d_hp: &mut [f32],
+        dh_prev: &mut [f32],
+        dc_prev: &mut [f32],
+    ) {
+        let h = dh.len();
+        for k in 0..h {
+            let (i, f, g, o, cp, tc) = (s[k], s[h + k], s[2 * h + k], s[3 * h + k], s[4 * h + k], s[5 * h + k]);
+            let dct = dc[k] + dh[k] * o * (1.0 - tc * tc);
+            let d = [
+                dct * g * i * (1.0 - i),
+                dct * cp * f * (1.0 - f),
+                dct * i * (1.0 - g * g),
+                dh[k] * tc * o * (1.0 - o),
+            ];
+            for (j, v) in d.into_iter().enumerate() {
+                (d_xp[j * h + k], d_hp[j * h + k]) = (v, v);
+            }
+            (dh_prev[k], dc_prev[k]) = (0.0, dct * f);
+        }
+    }
+}
