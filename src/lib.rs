@@ -6,7 +6,8 @@
 //!
 //! - [`data`]: the Stanford Sentiment Treebank parser, the PTB-style vocabulary, sentences,
 //!   batches, sentence corpora.
-//! - [`model`]: tanh RNN, LSTM and BiLSTM classifiers and the LSTM autoencoder on candle, with
+//! - [`model`]: recurrent cells (tanh RNN, LSTM, GRU) behind one interface, classifiers reading
+//!   in one or two directions, and the LSTM autoencoder on candle, with
 //!   [hooks](model::trace); the autoencoder's fused softmax loss ([`model::loss`]).
 //! - [`train`]: AdaGrad, the training loop, resumable checkpoints.
 //! - [`eval`]: sentence- and phrase-level accuracy.
@@ -21,6 +22,15 @@
 //! - [`export`]: safe file writing, CSV tables, JSON documents, the HTML page.
 //! - [`alloc`]: allocator settings for programs that run with mimalloc.
 #![deny(missing_docs)]
+
+/// candle's tensor crate, which the library's types use: a library user needs no other
+/// dependency to call into the models.
+pub use candle_core;
+
+/// The README's library example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub mod alloc;
 pub mod checkpoint;

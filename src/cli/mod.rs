@@ -30,13 +30,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train an RNN, LSTM or BiLSTM classifier on SST (resumable; selects on dev).
+    /// Train a classifier on SST: tanh RNN, LSTM or GRU, one or two directions (resumable; selects on dev).
     Train(train::Args),
     /// Score a trained model on an SST split (sentence and phrase accuracy).
     Eval(eval::Args),
     /// Explain predictions: saliency heatmaps (gradient, IG, SmoothGrad, erasure, ...) per sentence.
     Saliency(figure::FigureArgs<SaliencyOptions>),
-    /// Draw a model's insides: representations of phrases, per-step states, gates.
+    /// Draw a model's insides: representations of phrases, per-step states, gates (LSTM, GRU).
     Heatmap(figure::FigureArgs<HeatmapOptions>),
     /// Score attribution methods by comprehensiveness and sufficiency on an SST split.
     Faithfulness(faithfulness::Args),
