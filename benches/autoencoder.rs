@@ -21,7 +21,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use salient::data::batch::length_batches;
 use salient::data::corpus::{self, CorpusSplit};
-use salient::model::autoencoder::PairBatch;
+use salient::data::PairBatch;
 use salient::model::{Autoencoder, Dropout};
 use salient::train::adam::{Adam, AdamConfig};
 use salient::train::autoencoder::{build_vocab, train_step, AutoencoderOptions};

@@ -78,7 +78,7 @@ pub const CLASSIFIER_FORMAT: &str = "salient-classifier";
 
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, synced, renamed,
 /// and the directory synced so that the rename survives a crash.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temporary_path(path);
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
@@ -136,7 +136,7 @@ pub(crate) fn remove_stale_temporaries(dir: &Path, names: &[&str]) -> Result<()>
 }
 
 /// Serialize tensors to safetensors bytes, converting floating tensors to `dtype`.
-pub fn safetensors_bytes(tensors: &HashMap<String, Tensor>, dtype: DType) -> Result<Vec<u8>> {
+pub(crate) fn safetensors_bytes(tensors: &HashMap<String, Tensor>, dtype: DType) -> Result<Vec<u8>> {
     let mut names: Vec<&String> = tensors.keys().collect();
     names.sort();
     let converted: Vec<(String, Tensor)> = names
@@ -225,7 +225,7 @@ pub fn save_classifier(dir: &Path, model: &Classifier, vocab: &Vocab, card: Mode
 
 /// Save a model directory: weights in `dtype`, then the tokenizer, then `config.json` last, with
 /// the format tag, the weights' type and the checksums filled in (see [`ModelFiles`]).
-pub fn save_model_dir<C: Serialize, S: Serialize>(
+pub(crate) fn save_model_dir<C: Serialize, S: Serialize>(
     dir: &Path,
     tensors: &HashMap<String, Tensor>,
     vocab: &Vocab,
@@ -241,7 +241,10 @@ pub type ModelDir<C, S> = (ModelCard<C, S>, HashMap<String, Tensor>, Vocab);
 
 /// Read a model directory's card, weights and vocabulary, checking the format tag and that the
 /// weights match the checksum in `config.json`.
-pub fn read_model_dir<C: DeserializeOwned, S: DeserializeOwned>(dir: &Path, format: &str) -> Result<ModelDir<C, S>> {
+pub(crate) fn read_model_dir<C: DeserializeOwned, S: DeserializeOwned>(
+    dir: &Path,
+    format: &str,
+) -> Result<ModelDir<C, S>> {
     if !dir.is_dir() {
         return Err(Error::NoModel { dir: dir.to_path_buf() });
     }
@@ -281,7 +284,7 @@ pub fn read_file(dir: &Path, name: &str) -> Result<Vec<u8>> {
 }
 
 /// Parse safetensors bytes, saying which file is corrupt.
-pub fn parse_safetensors(dir: &Path, name: &str, bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
+pub(crate) fn parse_safetensors(dir: &Path, name: &str, bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
     candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
         .map_err(|e| Error::checkpoint(dir, format!("{name} is truncated or corrupt ({e}); retrain or restore it")))
 }
@@ -317,7 +320,7 @@ pub fn load_classifier(dir: &Path, device: &Device) -> Result<LoadedClassifier> 
 }
 
 /// Build a classifier from named tensors, with an error naming any missing, extra or misshaped tensor.
-pub fn classifier_from_tensors(
+pub(crate) fn classifier_from_tensors(
     dir: &Path,
     tensors: HashMap<String, Tensor>,
     config: ClassifierConfig,
@@ -329,13 +332,13 @@ pub fn classifier_from_tensors(
 
 /// Check that `tensors` are exactly the parameters `config` describes, naming any missing,
 /// extra or misshaped one.
-pub fn check_tensors(dir: &Path, tensors: &HashMap<String, Tensor>, config: ClassifierConfig) -> Result<()> {
+pub(crate) fn check_tensors(dir: &Path, tensors: &HashMap<String, Tensor>, config: ClassifierConfig) -> Result<()> {
     check_shapes(dir, tensors, &config.parameter_shapes(), &format!("{} model", config.arch))
 }
 
 /// Check that `tensors` are exactly the `expected` names and shapes (`what` names the model in
 /// messages).
-pub fn check_shapes(
+pub(crate) fn check_shapes(
     dir: &Path,
     tensors: &HashMap<String, Tensor>,
     expected: &[(String, Vec<usize>)],

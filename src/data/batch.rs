@@ -70,7 +70,7 @@ impl Batch {
     }
 
     /// True when no row is padded (all rows have the same length).
-    pub fn is_dense(&self) -> bool {
+    pub(crate) fn is_dense(&self) -> bool {
         self.lengths.iter().all(|&l| l == self.seq_len)
     }
 

@@ -392,7 +392,7 @@ pub fn parse_trees(contents: &[u8], path: &Path) -> Result<Vec<Tree>, SstError> 
 ///
 /// One tree per line; see the [module documentation](self) for the rules on
 /// line endings and empty lines.
-pub fn read_trees(path: &Path) -> Result<Vec<Tree>, SstError> {
+pub(crate) fn read_trees(path: &Path) -> Result<Vec<Tree>, SstError> {
     let bytes = super::text::read_file(path).map_err(|source| SstError::Io { path: path.to_path_buf(), source })?;
     parse_trees(&bytes, path)
 }

@@ -195,7 +195,7 @@ impl Vocab {
 
     /// Like [`Vocab::build`], with `specials` at ids 2, 3, ... after `[PAD]` and `[UNK]`, and at
     /// most `max_size` entries in all (the rarest tokens become `[UNK]`).
-    pub fn build_with<'a>(
+    pub(crate) fn build_with<'a>(
         tokens: impl IntoIterator<Item = &'a str>,
         lowercase: bool,
         min_count: usize,
@@ -223,7 +223,7 @@ impl Vocab {
     }
 
     /// The id of a token given exactly as stored (no lower-casing), if it is in the vocabulary.
-    pub fn exact_id(&self, token: &str) -> Option<u32> {
+    pub(crate) fn exact_id(&self, token: &str) -> Option<u32> {
         self.tokenizer.token_to_id(token)
     }
 

@@ -16,7 +16,7 @@ pub const MAX_ROWS: usize = 2048;
 pub struct Erasure;
 
 /// The logits of many sequences (some possibly empty), in batches of [`MAX_ROWS`].
-pub fn logits_of_sequences(model: &Classifier, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+pub(crate) fn logits_of_sequences(model: &Classifier, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
     let mut out = Vec::with_capacity(seqs.len());
     for chunk in seqs.chunks(MAX_ROWS) {
         out.extend(logits_of(model, &batch_allowing_empty(chunk))?);

@@ -43,10 +43,8 @@ use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 
-pub use score::{
-    argmax, batch_allowing_empty, class_scores, embed, embedding_gradients, fixed_classes, host_rows, logits_of,
-    real_positions, ClassChoice, GradientPass, ScoreKind, Target,
-};
+pub use score::{argmax, class_scores, embed, logits_of, ClassChoice, GradientPass, ScoreKind, Target};
+pub(crate) use score::{batch_allowing_empty, embedding_gradients, fixed_classes, host_rows, real_positions};
 
 use crate::checkpoint::ModelSource;
 use crate::data::{Batch, Sentence};

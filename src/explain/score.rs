@@ -111,7 +111,7 @@ impl ClassChoice {
     }
 
     /// The class of each row given its logits.
-    pub fn resolve(self, logits: &[Vec<f32>]) -> Result<Vec<usize>> {
+    pub(crate) fn resolve(self, logits: &[Vec<f32>]) -> Result<Vec<usize>> {
         logits
             .iter()
             .map(|row| match self {
@@ -133,7 +133,7 @@ pub fn argmax(row: &[f32]) -> usize {
 
 /// The class of every row when it is fixed (checked against the model), `None` when it is the
 /// predicted one (known only after the forward pass).
-pub fn fixed_classes(choice: ClassChoice, num_classes: usize, rows: usize) -> Result<Option<Vec<usize>>> {
+pub(crate) fn fixed_classes(choice: ClassChoice, num_classes: usize, rows: usize) -> Result<Option<Vec<usize>>> {
     match choice {
         ClassChoice::Predicted => Ok(None),
         ClassChoice::Fixed(c) if c < num_classes => Ok(Some(vec![c; rows])),
@@ -179,7 +179,7 @@ pub struct GradientPass {
 /// The gradient of each row's class score with respect to the embeddings `x`
 /// `(batch, seq_len, dim)` (in the model's dtype), with the padding `mask` of the batch.
 /// `classes` gives each row's class, or `None` for the predicted one.
-pub fn embedding_gradients(
+pub(crate) fn embedding_gradients(
     model: &Classifier,
     x: &Tensor,
     mask: Option<&Tensor>,
@@ -210,13 +210,13 @@ pub fn logits_of(model: &Classifier, batch: &Batch) -> Result<Vec<Vec<f32>>> {
 }
 
 /// A `(rows, cols)` tensor as host rows of f32.
-pub fn host_rows(t: &Tensor) -> Result<Vec<Vec<f32>>> {
+pub(crate) fn host_rows(t: &Tensor) -> Result<Vec<Vec<f32>>> {
     Ok(t.to_dtype(DType::F32)?.to_vec2::<f32>()?)
 }
 
 /// A `(batch, seq_len, dim)` tensor as host data, keeping each row's real (last `lengths[b]`)
 /// positions: `out[b][t][d]`.
-pub fn real_positions(t: &Tensor, lengths: &[usize]) -> Result<Vec<Vec<Vec<f32>>>> {
+pub(crate) fn real_positions(t: &Tensor, lengths: &[usize]) -> Result<Vec<Vec<Vec<f32>>>> {
     let (batch, seq_len, dim) = t.dims3()?;
     let flat = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
     Ok((0..batch)
@@ -229,7 +229,7 @@ pub fn real_positions(t: &Tensor, lengths: &[usize]) -> Result<Vec<Vec<Vec<f32>>
 
 /// Left-padded batch of sequences of which some may be empty (an empty row is all padding and
 /// reads as the zero state: its logits are the output bias).
-pub fn batch_allowing_empty<S: AsRef<[u32]>>(seqs: &[S]) -> Batch {
+pub(crate) fn batch_allowing_empty<S: AsRef<[u32]>>(seqs: &[S]) -> Batch {
     let mut b = Batch::from_sequences(seqs, Vec::new());
     if b.seq_len == 0 {
         b = Batch {

@@ -12,7 +12,7 @@ use crate::model::Classifier;
 pub struct Variance;
 
 /// `(e_ij - mean_i e_ij)^2` for a `tokens x dims` embedding matrix.
-pub fn variance_map(embeddings: &[Vec<f32>]) -> Vec<Vec<f32>> {
+pub(crate) fn variance_map(embeddings: &[Vec<f32>]) -> Vec<Vec<f32>> {
     let n = embeddings.len().max(1) as f64;
     let dims = embeddings.first().map_or(0, Vec::len);
     let mean: Vec<f64> = (0..dims).map(|j| embeddings.iter().map(|e| e[j] as f64).sum::<f64>() / n).collect();

@@ -126,7 +126,7 @@ pub fn clap_defaults<T: clap::Args + clap::FromArgMatches>() -> T {
 }
 
 /// The option names of a clap argument group (its fields' names, as a spec writes them).
-pub fn option_names<T: clap::Args>() -> Vec<String> {
+pub(crate) fn option_names<T: clap::Args>() -> Vec<String> {
     T::augment_args(clap::Command::new("names"))
         .get_arguments()
         .map(|a| a.get_id().to_string())

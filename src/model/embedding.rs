@@ -51,7 +51,7 @@ impl Embedding {
     }
 
     /// Look `ids` (row-major `batch x seq_len`) up: `(batch, seq_len, dim)`.
-    pub fn lookup(&self, ids: &[u32], batch: usize, seq_len: usize, device: &Device) -> Result<Tensor> {
+    pub(crate) fn lookup(&self, ids: &[u32], batch: usize, seq_len: usize, device: &Device) -> Result<Tensor> {
         debug_assert_eq!(ids.len(), batch * seq_len);
         let mut out = Vec::with_capacity(ids.len() * self.dim);
         for &id in ids {

@@ -138,7 +138,7 @@ impl TsneParams {
     }
 
     /// The learning rate for `n` points.
-    pub fn learning_rate_for(&self, n: usize) -> f64 {
+    pub(crate) fn learning_rate_for(&self, n: usize) -> f64 {
         self.learning_rate.unwrap_or_else(|| (n as f64 / self.early_exaggeration / 4.0).max(50.0))
     }
 }
@@ -262,7 +262,7 @@ fn conditional(dist: &[(f32, u32)], perplexity: f64) -> Vec<f64> {
 }
 
 /// The symmetric joint probabilities `P` of t-SNE over exact nearest neighbours.
-pub fn joint_probabilities(data: &[f32], n: usize, d: usize, perplexity: f64) -> SparseP {
+pub(crate) fn joint_probabilities(data: &[f32], n: usize, d: usize, perplexity: f64) -> SparseP {
     let k = (n - 1).min((3.0 * perplexity + 1.0).floor() as usize);
     let nn = neighbours(data, n, d, k);
     let cond: Vec<Vec<f64>> = nn.par_iter().map(|row| conditional(row, perplexity)).collect();

@@ -89,7 +89,7 @@ impl Heatmap {
 
     /// The scale this figure gets on its own: `[0, max]`, `[-m, m]` or `[0, 1]` by [`Values`],
     /// ignoring NaN; a degenerate scale is widened to width 1.
-    pub fn auto_range(&self) -> (f32, f32) {
+    pub(crate) fn auto_range(&self) -> (f32, f32) {
         auto_range(self.kind, self.values.iter().copied())
     }
 
@@ -160,7 +160,7 @@ impl Default for RenderOptions {
 
 /// A colour scale from the user's `--vmin` / `--vmax`, either of which may be missing: the other
 /// end comes from `auto` (or, for signed values with only one end given, mirrors it).
-pub fn user_range(kind: Values, vmin: Option<f32>, vmax: Option<f32>, auto: (f32, f32)) -> Result<(f32, f32)> {
+pub(crate) fn user_range(kind: Values, vmin: Option<f32>, vmax: Option<f32>, auto: (f32, f32)) -> Result<(f32, f32)> {
     for (name, v) in [("vmin", vmin), ("vmax", vmax)] {
         if let Some(v) = v {
             if !v.is_finite() {
@@ -241,7 +241,7 @@ pub fn format_number(v: f32) -> String {
 /// Text made safe for an SVG text node: control characters (which XML 1.0 cannot hold) become
 /// U+FFFD, and text longer than `max_chars` is cut with an ellipsis. Escaping of `<`, `&` and
 /// quotes is left to the SVG backend.
-pub fn clean_label(text: &str, max_chars: usize) -> String {
+pub(crate) fn clean_label(text: &str, max_chars: usize) -> String {
     let mut out: String = text
         .chars()
         .map(|c| if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' { '\u{FFFD}' } else { c })

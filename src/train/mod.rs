@@ -103,7 +103,7 @@ impl RowGrads {
     }
 
     /// Each distinct id of the last [`RowGrads::sum`], in first-seen order, with its summed row.
-    pub fn by_id(&self, dim: usize) -> impl Iterator<Item = (u32, &[f32])> {
+    pub(crate) fn by_id(&self, dim: usize) -> impl Iterator<Item = (u32, &[f32])> {
         self.order.iter().copied().zip(self.grads.chunks(dim.max(1)))
     }
 
@@ -346,7 +346,7 @@ pub fn resume_checkpoint<O: RunOptions, S: DeserializeOwned>(out_dir: &Path, opt
 }
 
 /// Refuse to start a new run in a directory that already holds one; create it otherwise.
-pub fn ensure_fresh(out_dir: &Path) -> Result<()> {
+pub(crate) fn ensure_fresh(out_dir: &Path) -> Result<()> {
     store::ensure_fresh(out_dir)
 }
 
