@@ -184,3 +184,27 @@ fn a_format_list_limits_the_files() {
     assert!(ok, "{err}");
     assert_eq!(files(&out).keys().collect::<Vec<_>>(), ["heatmap.csv"]);
 }
+
+#[test]
+fn hostile_text_stays_inert_in_every_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    let hostile = "=HYPERLINK(\"x\") the movie <script>alert(1)</script> \"><img src=x onerror=alert(1)> 'good'";
+    let model = root().join("data/models/lstm-fine");
+    let (ok, _, err) = salient(&["saliency", "--model", s(&model), "--text", hostile, "--out", s(&out)]);
+    assert!(ok, "{err}");
+    let svg = std::fs::read_to_string(out.join("sentence-0001.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the SVG is well-formed XML");
+    assert!(doc.descendants().all(|n| !matches!(n.tag_name().name(), "script" | "img")), "no element from the text");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(!html.contains("<script") && !html.contains("<img"), "the page holds no markup from the text");
+    assert!(html.contains("&lt;script&gt;"));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("saliency.json")).unwrap()).unwrap();
+    assert_eq!(json["results"][0]["text"], hostile, "JSON keeps the text exactly");
+    let csv = std::fs::read_to_string(out.join("tokens.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let words: Vec<String> = reader.records().map(|r| r.unwrap()[3].to_string()).collect();
+    assert!(words.iter().all(|w| !w.starts_with(['=', '+', '@'])), "no cell starts a formula: {words:?}");
+    assert_eq!(words[0], "'=HYPERLINK", "neutralised with an apostrophe: {words:?}");
+    assert_eq!(salient::export::csv::original_cell(&words[0]), "=HYPERLINK");
+}
