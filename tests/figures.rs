@@ -208,3 +208,47 @@ fn hostile_text_stays_inert_in_every_format() {
     assert_eq!(words[0], "'=HYPERLINK", "neutralised with an apostrophe: {words:?}");
     assert_eq!(salient::export::csv::original_cell(&words[0]), "=HYPERLINK");
 }
+
+/// `notebooks-export/paper` is what `salient export --spec examples/paper.toml` makes now: a
+/// change that alters any figure, table or record of the paper shows here (remake the bundle
+/// with the command in notebooks-export/README.md and say why in the commit).
+#[test]
+fn the_committed_paper_bundle_is_current() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("paper");
+    let out_arg = out.to_str().unwrap();
+    let status = common::salient_cmd()
+        .args(["export", "--spec", "examples/paper.toml", "--out", out_arg, "--quiet"])
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let shipped = root().join("notebooks-export/paper");
+    let mut names = Vec::new();
+    for figure in std::fs::read_dir(&out).unwrap() {
+        let path = figure.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            for (file, bytes) in files(&path) {
+                let committed = std::fs::read(shipped.join(&name).join(&file)).unwrap_or_default();
+                assert!(committed == bytes, "notebooks-export/paper/{name}/{file} is stale");
+                names.push(format!("{name}/{file}"));
+            }
+        } else {
+            assert!(std::fs::read(shipped.join(&name)).unwrap() == std::fs::read(&path).unwrap(), "{name} is stale");
+        }
+    }
+    assert!(names.len() > 50, "{names:?}");
+    for figure in std::fs::read_dir(&shipped).unwrap() {
+        let path = figure.unwrap().path();
+        if path.is_dir() {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            for file in files(&path).keys() {
+                assert!(
+                    names.contains(&format!("{name}/{file}")),
+                    "notebooks-export/paper/{name}/{file} is not made any more"
+                );
+            }
+        }
+    }
+}
