@@ -32,6 +32,9 @@ pub struct Args {
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let runtime = global.runtime()?;
     let out = args.out.out.as_ref().map(|d| OutputDir::prepare(d, args.out.force)).transpose()?;
+    if let Some(out) = &out {
+        args.options.check_out(out, &args.format.format)?;
+    }
     let report = args.options.report(&runtime, &mut global.progress()).context("scoring faithfulness")?;
     if args.json.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

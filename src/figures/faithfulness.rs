@@ -117,6 +117,12 @@ impl FaithfulnessOptions {
         )
     }
 
+    /// Fail, before any work, if a file this figure writes exists in `out` (and overwriting is
+    /// off).
+    pub fn check_out(&self, out: &OutputDir, formats: &[Format]) -> Result<()> {
+        Writer::new(out, formats, plan()).map(|_| ())
+    }
+
     /// Write `report` into `out` in every one of `formats`.
     pub fn write(
         &self,
@@ -125,12 +131,7 @@ impl FaithfulnessOptions {
         formats: &[Format],
         progress: &mut dyn Progress,
     ) -> Result<Vec<String>> {
-        let plan = Plan {
-            panels: vec!["faithfulness".into()],
-            tables: vec!["faithfulness.csv"],
-            document: "faithfulness.json",
-        };
-        let mut writer = Writer::new(out, formats, plan)?;
+        let mut writer = Writer::new(out, formats, plan())?;
         let panels = [Panel::heatmap("faithfulness".into(), heatmap(report), 0)];
         let entries = [Entry { caption: caption(report, self.split), panels: vec![0], error: None }];
         let title = format!("{} · faithfulness", report.model.name());
@@ -139,6 +140,10 @@ impl FaithfulnessOptions {
         writer.document(|| Document::new("salient faithfulness", vec![report.clone()], Vec::new()).to_json())?;
         Ok(writer.finish())
     }
+}
+
+fn plan() -> Plan {
+    Plan { panels: vec!["faithfulness".into()], tables: vec!["faithfulness.csv"], document: "faithfulness.json" }
 }
 
 fn caption(report: &FaithfulnessReport, split: Split) -> String {
@@ -164,13 +169,7 @@ impl Figure for FaithfulnessOptions {
         formats: &[Format],
         progress: &mut dyn Progress,
     ) -> Result<FigureOutput> {
-        // Fail on an existing file before the work.
-        let plan = Plan {
-            panels: vec!["faithfulness".into()],
-            tables: vec!["faithfulness.csv"],
-            document: "faithfulness.json",
-        };
-        Writer::new(out, formats, plan)?;
+        self.check_out(out, formats)?;
         let report = self.report(runtime, progress)?;
         let files = self.write(&report, out, formats, progress)?;
         Ok(FigureOutput {
