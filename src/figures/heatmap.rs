@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::saliency::values;
 use super::{
     clap_defaults, Entry, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime, ScaleArgs,
     Writer, DEFAULT_CLASSIFIER,
@@ -165,7 +164,7 @@ pub fn heatmap(view: &MatrixView) -> Heatmap {
         },
         values: view.matrix.iter().flatten().copied().collect(),
         columns: view.column_labels.len(),
-        kind: values(view.values),
+        kind: super::values(view.values),
     }
 }
 

@@ -466,6 +466,17 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// The renderer's colour map for a kind of value.
+pub(crate) fn values(kind: crate::explain::ValueKind) -> crate::render::Values {
+    use crate::explain::ValueKind;
+    use crate::render::Values;
+    match kind {
+        ValueKind::Magnitude => Values::Magnitude,
+        ValueKind::Signed => Values::Signed,
+        ValueKind::Unit => Values::Unit,
+    }
+}
+
 /// The colour scale of each panel: heatmaps by their scale group, scatter plots none.
 fn scale_ranges(panels: &[Panel], scale: &ScaleOptions) -> Result<Vec<Option<(f32, f32)>>> {
     let mut ranges = vec![None; panels.len()];
@@ -473,7 +484,7 @@ fn scale_ranges(panels: &[Panel], scale: &ScaleOptions) -> Result<Vec<Option<(f3
     groups.sort_unstable();
     groups.dedup();
     for group in groups {
-        let members: Vec<(usize, &Heatmap)> = panels
+        let (indices, maps): (Vec<usize>, Vec<&Heatmap>) = panels
             .iter()
             .enumerate()
             .filter(|(_, p)| p.scale_group == group)
@@ -481,10 +492,9 @@ fn scale_ranges(panels: &[Panel], scale: &ScaleOptions) -> Result<Vec<Option<(f3
                 Drawing::Heatmap { map, .. } => Some((k, map)),
                 Drawing::Scatter(_) => None,
             })
-            .collect();
-        let maps: Vec<Heatmap> = members.iter().map(|(_, m)| (*m).clone()).collect();
-        for ((k, _), range) in members.iter().zip(scale.ranges(&maps)?) {
-            ranges[*k] = Some(range);
+            .unzip();
+        for (k, range) in indices.into_iter().zip(scale.ranges(&maps)?) {
+            ranges[k] = Some(range);
         }
     }
     Ok(ranges)

@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::explain::{build_method, method_names, Attribution, ClassChoice, Explainer, ScoreKind, Target};
 use crate::export::csv::Table;
 use crate::export::{Document, OutputDir};
-use crate::render::{format_number, Heatmap, Values};
+use crate::render::{format_number, Heatmap};
 
 /// Options of a saliency figure (`salient saliency`, `kind = "saliency"`).
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
@@ -168,16 +168,7 @@ pub fn heatmap(a: &Attribution) -> Heatmap {
         value_label: a.value_label.clone(),
         values: a.matrix.iter().flatten().copied().collect(),
         columns,
-        kind: values(a.values),
-    }
-}
-
-/// The renderer's colour scale for a kind of value.
-pub(crate) fn values(kind: crate::explain::ValueKind) -> Values {
-    match kind {
-        crate::explain::ValueKind::Magnitude => Values::Magnitude,
-        crate::explain::ValueKind::Signed => Values::Signed,
-        crate::explain::ValueKind::Unit => Values::Unit,
+        kind: super::values(a.values),
     }
 }
 

@@ -200,8 +200,8 @@ impl ScaleOptions {
     }
 
     /// The scale of each of `maps`.
-    pub fn ranges(&self, maps: &[Heatmap]) -> Result<Vec<(f32, f32)>> {
-        let shared = if self.shared { shared_range(maps) } else { None };
+    pub fn ranges(&self, maps: &[&Heatmap]) -> Result<Vec<(f32, f32)>> {
+        let shared = if self.shared { shared_range(maps.iter().copied()) } else { None };
         maps.iter()
             .map(|m| user_range(m.kind, self.vmin, self.vmax, shared.unwrap_or_else(|| m.auto_range())))
             .collect()
@@ -285,7 +285,7 @@ mod tests {
     fn shared_and_fixed_scales() {
         let a = Heatmap { values: vec![1.0], columns: 1, row_labels: vec!["a".into()], ..Default::default() };
         let b = Heatmap { values: vec![3.0], ..a.clone() };
-        let maps = [a, b];
+        let maps = [&a, &b];
         assert_eq!(ScaleOptions::default().ranges(&maps).unwrap(), [(0.0, 1.0), (0.0, 3.0)]);
         let shared = ScaleOptions { shared: true, ..Default::default() };
         assert_eq!(shared.ranges(&maps).unwrap(), [(0.0, 3.0), (0.0, 3.0)]);
