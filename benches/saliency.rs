@@ -88,10 +88,10 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let peer = !std::env::args().any(|a| a == "--no-peer");
     let data = Path::new("data/sst");
-    let train = sst::load_split(data, Split::Train)?;
+    let train = sst::load_split(data, Split::Train, usize::MAX)?;
     let dir = model_dir(&train)?;
     let loaded = load_classifier(&dir, &Device::Cpu)?;
-    let test = sst::load_split(data, Split::Test)?;
+    let test = sst::load_split(data, Split::Test, usize::MAX)?;
     let sentences: Vec<Sentence> =
         test.iter().enumerate().map(|(i, t)| Sentence::from_tokens(&loaded.vocab, i + 1, &t.tokens)).collect();
     let tokens: usize = sentences.iter().map(Sentence::len).sum();

@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     let (batches_n, warmup) = (arg("--batches", 300), arg("--warmup", 20));
     let peer = !std::env::args().any(|a| a == "--no-peer");
     let data = std::path::Path::new("data/sst");
-    let trees = sst::load_split(data, Split::Train)?;
+    let trees = sst::load_split(data, Split::Train, usize::MAX)?;
     let vocab = Vocab::build(trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)), true, 1)?;
     let examples = batch::unique_phrases(&trees, &vocab, Task::Fine);
     let order = batch::length_batches(examples.iter().map(|e| e.ids.len()), 32, Some(&mut StdRng::seed_from_u64(1)));

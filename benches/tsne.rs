@@ -87,7 +87,7 @@ fn main() -> anyhow::Result<()> {
     let peer_theta = 0.5;
 
     let loaded = load_classifier(&model_dir, &Device::Cpu)?;
-    let trees = sst::load_split(Path::new("data/sst"), Split::Train)?;
+    let trees = sst::load_split(Path::new("data/sst"), Split::Train, usize::MAX)?;
     let set = PhraseSet::sample(&trees, "train", &loaded.vocab, loaded.card.model.task, largest, 1)?;
     let reps = represent(&loaded.model, &set.phrases, 256)?;
     let dim = reps[0].vector.len();

@@ -140,6 +140,18 @@ pub enum Error {
     /// The tokenizer could not be built, saved or loaded.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    /// A request asks for more work than [`crate::limits::Limits`] allows.
+    #[error("{option} = {value} is above the limit of {limit} ({why})")]
+    OverLimit {
+        /// The limited option, as the library's options spell it (`beam`, `steps`).
+        option: &'static str,
+        /// The value asked for.
+        value: usize,
+        /// The limit.
+        limit: usize,
+        /// What grows with it.
+        why: &'static str,
+    },
     /// An option has a value salient cannot use.
     #[error("invalid {name}: {message}")]
     InvalidArgument {
@@ -323,6 +335,22 @@ pub enum SstError {
         expected: String,
         /// What is there instead.
         found: String,
+    },
+    /// A tree has more tokens than the limit (phrase-level work is quadratic in its size).
+    #[error(
+        "{}:{line}: the tree has {tokens} tokens, above the limit of {limit} (every phrase of a tree \
+         is scored, so the work grows with the square of its size)",
+        path.display()
+    )]
+    TreeTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// Tokens of the tree.
+        tokens: usize,
+        /// The limit.
+        limit: usize,
     },
     /// Both `<split>.txt.gz` and `<split>.txt` exist, so which one is meant is unclear.
     #[error(

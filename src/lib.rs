@@ -40,6 +40,7 @@ pub mod eval;
 pub mod explain;
 pub mod export;
 pub mod figures;
+pub mod limits;
 pub mod model;
 pub mod project;
 pub mod render;

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
                 }
                 shown = text;
             }
-            if let Some(hint) = e.chain().find_map(|c| c.downcast_ref::<salient::Error>()).and_then(cli::hint) {
+            if let Some(hint) = e.chain().find_map(cli::hint) {
                 eprintln!("  hint: {hint}");
             }
             ExitCode::FAILURE

@@ -103,8 +103,8 @@ fn all_finite(dir: &Path) {
 fn a_nan_in_epoch_three_keeps_the_checkpoint_and_model_of_epoch_two() {
     let dir = tempfile::tempdir().unwrap();
     common::write_treebank(dir.path());
-    let train_trees = sst::load_split(dir.path(), Split::Train).unwrap();
-    let dev = sst::load_split(dir.path(), Split::Dev).unwrap();
+    let train_trees = sst::load_split(dir.path(), Split::Train, usize::MAX).unwrap();
+    let dev = sst::load_split(dir.path(), Split::Dev, usize::MAX).unwrap();
     let options = TrainOptions {
         embedding_dim: 6,
         hidden_dim: 6,

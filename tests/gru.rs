@@ -7,6 +7,7 @@ use candle_core::Device;
 use salient::checkpoint::load_classifier;
 use salient::data::{batch, sst, Batch, Split, Task, Vocab};
 use salient::eval::evaluate;
+use salient::limits::Limits;
 use salient::model::{Arch, CellKind, Dropout};
 use salient::train::{fresh_learner, train, train_step, TrainOptions};
 
@@ -31,14 +32,14 @@ fn gru_and_bigru_learn_the_toy_treebank_and_load_back() {
             init_scale: 0.3,
             ..TrainOptions::recommended(arch, Task::Fine)
         };
-        let state = train(dir.path(), &out, options, false, &Device::Cpu, &mut |_| {}).unwrap();
+        let state = train(dir.path(), &out, options, false, &Limits::DEFAULT, &Device::Cpu, &mut |_| {}).unwrap();
         let (first, last) = (state.history[0].train_loss, state.history.last().unwrap().train_loss);
         assert!(last < first * 0.5, "{arch}: loss {first} -> {last}");
         let loaded = load_classifier(&out, &Device::Cpu).unwrap();
         assert_eq!(loaded.card.model.arch, arch);
         let config = std::fs::read_to_string(out.join("config.json")).unwrap();
         assert!(config.contains(&format!("\"arch\": \"{arch}\"")), "{config}");
-        let trees = sst::load_split(dir.path(), Split::Dev).unwrap();
+        let trees = sst::load_split(dir.path(), Split::Dev, usize::MAX).unwrap();
         let e = evaluate(&loaded.model, &loaded.vocab, &trees, Task::Fine).unwrap();
         assert!(e.sentence_accuracy >= 0.9, "{arch}: dev sentence accuracy {}", e.sentence_accuracy);
     }
@@ -48,7 +49,7 @@ fn gru_and_bigru_learn_the_toy_treebank_and_load_back() {
 #[test]
 fn a_few_steps_on_real_sst_phrases_lower_the_gru_loss() {
     let trees: Vec<sst::Tree> =
-        sst::load_split(Path::new("data/sst"), Split::Train).unwrap().into_iter().take(40).collect();
+        sst::load_split(Path::new("data/sst"), Split::Train, usize::MAX).unwrap().into_iter().take(40).collect();
     let vocab = Vocab::build(trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)), true, 1).unwrap();
     let mut examples = batch::unique_phrases(&trees, &vocab, Task::Fine);
     examples.sort_by_key(|e| std::cmp::Reverse(e.ids.len()));

@@ -28,7 +28,7 @@ fn readme_rows() -> Vec<(String, f64, f64)> {
 fn shipped_models_score_what_the_readme_says() {
     let rows = readme_rows();
     assert_eq!(rows.len(), 6, "three architectures x two tasks");
-    let test = sst::load_split(Path::new("data/sst"), Split::Test).unwrap();
+    let test = sst::load_split(Path::new("data/sst"), Split::Test, usize::MAX).unwrap();
     for (dir, sentence, phrase) in rows {
         let loaded = load_classifier(Path::new(&dir), &Device::Cpu).unwrap();
         let e = evaluate(&loaded.model, &loaded.vocab, &test, loaded.card.model.task).unwrap();
@@ -45,7 +45,7 @@ fn shipped_models_score_what_the_readme_says() {
 /// survive that.
 #[test]
 fn f16_storage_keeps_the_dev_scores_of_selection() {
-    let dev = sst::load_split(Path::new("data/sst"), Split::Dev).unwrap();
+    let dev = sst::load_split(Path::new("data/sst"), Split::Dev, usize::MAX).unwrap();
     for (dir, _, _) in readme_rows() {
         let loaded = load_classifier(Path::new(&dir), &Device::Cpu).unwrap();
         assert_eq!(loaded.card.weights_dtype, "f16");

@@ -91,7 +91,7 @@ fn shipped_splits_match_readme_counts() {
     let dir = data_dir();
     let mut all_vocab = HashSet::new();
     for exp in &EXPECTED {
-        let trees = load_split(&dir, exp.split).unwrap_or_else(|e| panic!("{e}"));
+        let trees = load_split(&dir, exp.split, usize::MAX).unwrap_or_else(|e| panic!("{e}"));
         let name = exp.split.name();
         assert_eq!(trees.len(), exp.sentences, "{name} sentences");
 
@@ -131,7 +131,7 @@ fn shipped_splits_match_readme_counts() {
 
 #[test]
 fn nbsp_tokens_are_kept_whole() {
-    let train = load_split(&data_dir(), Split::Train).unwrap();
+    let train = load_split(&data_dir(), Split::Train, usize::MAX).unwrap();
     let nbsp: Vec<&String> = train.iter().flat_map(|t| &t.tokens).filter(|w| w.contains('\u{a0}')).collect();
     assert_eq!(nbsp.len(), 3, "{nbsp:?}");
     assert!(nbsp.iter().any(|w| *w == "8\u{a0}1\\/2"), "{nbsp:?}");
@@ -139,7 +139,7 @@ fn nbsp_tokens_are_kept_whole() {
 
 #[test]
 fn first_test_tree() {
-    let test = load_split(&data_dir(), Split::Test).unwrap();
+    let test = load_split(&data_dir(), Split::Test, usize::MAX).unwrap();
     let t = &test[0];
     assert_eq!(t.tokens, ["Effective", "but", "too-tepid", "biopic"]);
     let labels: Vec<u8> = t.spans.iter().map(|s| s.label).collect();
@@ -173,5 +173,8 @@ fn bom_and_crlf_copy_reads_the_same() {
     let windows = format!("\u{feff}{}", text.replace('\n', "\r\n"));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("test.txt"), windows).unwrap();
-    assert_eq!(load_split(dir.path(), Split::Test).unwrap(), load_split(&data_dir(), Split::Test).unwrap());
+    assert_eq!(
+        load_split(dir.path(), Split::Test, usize::MAX).unwrap(),
+        load_split(&data_dir(), Split::Test, usize::MAX).unwrap()
+    );
 }

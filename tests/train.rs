@@ -8,6 +8,7 @@ use candle_core::Device;
 use salient::checkpoint::{load_classifier, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use salient::data::{sst, Split, Task};
 use salient::eval::evaluate;
+use salient::limits::Limits;
 use salient::model::Arch;
 use salient::train::{train, TrainOptions};
 use salient::Error;
@@ -31,7 +32,7 @@ fn options(arch: Arch) -> TrainOptions {
 }
 
 fn run(data: &Path, out: &Path, opts: TrainOptions, resume: bool) -> salient::train::TrainState {
-    train(data, out, opts, resume, &Device::Cpu, &mut |_| {}).unwrap()
+    train(data, out, opts, resume, &Limits::DEFAULT, &Device::Cpu, &mut |_| {}).unwrap()
 }
 
 #[test]
@@ -45,7 +46,7 @@ fn every_architecture_learns_the_toy_treebank() {
         let last = state.history.last().unwrap().train_loss;
         assert!(last < first * 0.5, "{arch}: loss {first} -> {last}");
         let loaded = load_classifier(&out, &Device::Cpu).unwrap();
-        let trees = sst::load_split(dir.path(), Split::Dev).unwrap();
+        let trees = sst::load_split(dir.path(), Split::Dev, usize::MAX).unwrap();
         let e = evaluate(&loaded.model, &loaded.vocab, &trees, Task::Fine).unwrap();
         assert_eq!(e.sentences, 12);
         assert!(e.sentence_accuracy >= 0.9, "{arch}: dev sentence accuracy {}", e.sentence_accuracy);
@@ -88,16 +89,25 @@ fn existing_runs_are_not_clobbered_and_resume_checks_options() {
     let out = dir.path().join("run");
     let opts = TrainOptions { epochs: 1, ..options(Arch::RNN) };
     run(dir.path(), &out, opts.clone(), false);
-    let err = train(dir.path(), &out, opts.clone(), false, &Device::Cpu, &mut |_| {}).unwrap_err();
+    let err = train(dir.path(), &out, opts.clone(), false, &Limits::DEFAULT, &Device::Cpu, &mut |_| {}).unwrap_err();
     assert!(matches!(&err, salient::Error::RunExists { dir, .. } if dir == &out), "{err}");
     let err = err.to_string();
     assert!(err.contains("already holds a training run"), "{err}");
-    let err = train(dir.path(), &out, TrainOptions { lr: 0.01, ..opts.clone() }, true, &Device::Cpu, &mut |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = train(
+        dir.path(),
+        &out,
+        TrainOptions { lr: 0.01, ..opts.clone() },
+        true,
+        &Limits::DEFAULT,
+        &Device::Cpu,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("other options") && err.contains("\"lr\":0.3"), "{err}");
     let fresh = dir.path().join("fresh");
-    let err = train(dir.path(), &fresh, opts, true, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
+    let err =
+        train(dir.path(), &fresh, opts, true, &Limits::DEFAULT, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("nothing to resume"), "{err}");
 }
 
@@ -215,8 +225,16 @@ fn every_checkpoint_file_is_verified_before_use() {
         let copy = dir.path().join(format!("flipped-{name}"));
         copy_run(&run_dir, &copy);
         flip_byte(&copy.join("checkpoint").join(name));
-        let e = train(dir.path(), &copy, TrainOptions { epochs: 3, ..opts.clone() }, true, &Device::Cpu, &mut |_| {})
-            .unwrap_err();
+        let e = train(
+            dir.path(),
+            &copy,
+            TrainOptions { epochs: 3, ..opts.clone() },
+            true,
+            &Limits::DEFAULT,
+            &Device::Cpu,
+            &mut |_| {},
+        )
+        .unwrap_err();
         match &e {
             Error::ChecksumMismatch { file, recorded_in, .. } => {
                 assert_eq!(file, &copy.join("checkpoint").join(name));
@@ -230,9 +248,16 @@ fn every_checkpoint_file_is_verified_before_use() {
     let copy = dir.path().join("flipped-manifest");
     copy_run(&run_dir, &copy);
     flip_byte(&copy.join("checkpoint").join("manifest.json"));
-    assert!(
-        train(dir.path(), &copy, TrainOptions { epochs: 3, ..opts.clone() }, true, &Device::Cpu, &mut |_| {}).is_err()
-    );
+    assert!(train(
+        dir.path(),
+        &copy,
+        TrainOptions { epochs: 3, ..opts.clone() },
+        true,
+        &Limits::DEFAULT,
+        &Device::Cpu,
+        &mut |_| {}
+    )
+    .is_err());
     // The selected model at the top level: a load names the file; resuming writes it again.
     let copy = dir.path().join("flipped-selected");
     copy_run(&run_dir, &copy);
@@ -246,7 +271,9 @@ fn every_checkpoint_file_is_verified_before_use() {
     assert_eq!(fingerprint(&copy), fingerprint(&run_dir));
     // A checkpoint without a manifest (older salient, or by hand) is refused, saying why.
     std::fs::remove_file(copy.join("checkpoint").join("manifest.json")).unwrap();
-    let e = train(dir.path(), &copy, options(Arch::LSTM), true, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
+    let e = train(dir.path(), &copy, options(Arch::LSTM), true, &Limits::DEFAULT, &Device::Cpu, &mut |_| {})
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("manifest.json is missing"), "{e}");
 }
 
@@ -302,7 +329,9 @@ fn every_state_an_interrupted_commit_leaves_resumes_exactly() {
     // Killed during the first epoch: nothing to resume, and a fresh run starts.
     let first = dir.path().join("first");
     std::fs::create_dir_all(first.join("checkpoint.new")).unwrap();
-    let e = train(dir.path(), &first, opts.clone(), true, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
+    let e = train(dir.path(), &first, opts.clone(), true, &Limits::DEFAULT, &Device::Cpu, &mut |_| {})
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("nothing to resume"), "{e}");
     run(dir.path(), &first, opts, false);
     assert_eq!(fingerprint(&first), fingerprint(&full));
@@ -315,7 +344,7 @@ fn a_diverging_run_stops_and_saves_nothing_of_it() {
     for arch in [Arch::RNN, Arch::LSTM] {
         let out = dir.path().join(arch.name());
         let opts = TrainOptions { lr: 1e38, epochs: 3, ..options(arch) };
-        match train(dir.path(), &out, opts, false, &Device::Cpu, &mut |_| {}).unwrap_err() {
+        match train(dir.path(), &out, opts, false, &Limits::DEFAULT, &Device::Cpu, &mut |_| {}).unwrap_err() {
             Error::Diverged { epoch, value, last_good_epoch, .. } => {
                 assert_eq!((epoch, last_good_epoch), (1, 0));
                 assert!(!value.is_finite());

@@ -24,7 +24,7 @@ fn check(tree: &Tree) {
 
 fuzz_target!(|data: &[u8]| {
     let path = Path::new("fuzz.txt");
-    if let Ok(trees) = parse_trees(data, path) {
+    if let Ok(trees) = parse_trees(data, path, usize::MAX) {
         trees.iter().for_each(check);
     }
     if let Ok(text) = std::str::from_utf8(data) {

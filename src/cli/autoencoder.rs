@@ -208,6 +208,7 @@ fn eval(args: EvalArgs, global: &GlobalArgs) -> Result<()> {
 }
 
 fn reconstruct(args: ReconstructArgs, global: &GlobalArgs) -> Result<()> {
+    global.limits().check(salient::limits::Limited::Beam, args.beam)?;
     let device = global.device.open()?;
     let loaded = load_autoencoder(&args.model.dir_or(DEFAULT_AUTOENCODER), &device, candle_core::DType::F32)?;
     let max_len = loaded.model.config().max_len;

@@ -33,7 +33,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let device = global.device.open()?;
     let model = args.model.dir_or(DEFAULT_CLASSIFIER);
     let loaded = load_classifier(&model, &device)?;
-    let trees = sst::load_split_for(&args.data, args.split, loaded.card.model.task)?;
+    let trees = sst::load_split_for(&args.data, args.split, loaded.card.model.task, global.limits().tree_tokens)?;
     let config = loaded.card.model;
     let result = evaluate(&loaded.model, &loaded.vocab, &trees, config.task)
         .with_context(|| format!("evaluating {}", model.display()))?;

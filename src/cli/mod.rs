@@ -17,6 +17,7 @@ use salient::figures::heatmap::HeatmapOptions;
 use salient::figures::projection::ProjectionOptions;
 use salient::figures::saliency::SaliencyOptions;
 use salient::figures::{Format, Progress, Runtime};
+use salient::limits::{Limited, Limits};
 
 /// salient: train sentiment models on the Stanford Sentiment Treebank and see inside them.
 #[derive(Debug, Parser)]
@@ -61,16 +62,43 @@ pub struct GlobalArgs {
     /// Print nothing but results and errors (no progress, notes or summaries).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Longest SST tree accepted, in tokens (SST's longest has 56; every phrase of a tree is
+    /// scored, so the work grows with the square of its size).
+    #[arg(long, global = true, value_name = "N", default_value_t = Limits::DEFAULT.tree_tokens)]
+    pub max_tree_tokens: usize,
+    /// Lift salient's limits on the work one request may ask for: --max-tree-tokens, --beam
+    /// above 256, --threads above 256, --steps and --samples above 10,000, t-SNE's --iterations
+    /// and points (--sample, or the phrases given) above 100,000.
+    #[arg(long, global = true)]
+    pub no_limits: bool,
 }
 
 impl GlobalArgs {
-    /// Device and threads for the library.
+    /// Device, threads and limits for the library.
     pub fn runtime(&self) -> Result<Runtime> {
-        if self.threads == Some(0) {
-            bail!("--threads must be at least 1");
-        }
+        self.check_threads()?;
         let threads = self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        Ok(Runtime { device: self.device.open()?, threads })
+        Ok(Runtime { device: self.device.open()?, threads, limits: self.limits() })
+    }
+
+    /// The limits on work: `--max-tree-tokens`, or none with `--no-limits`.
+    pub fn limits(&self) -> Limits {
+        if self.no_limits {
+            Limits::NONE
+        } else {
+            Limits { tree_tokens: self.max_tree_tokens, ..Limits::DEFAULT }
+        }
+    }
+
+    /// `--threads`: at least 1, and within the limits.
+    fn check_threads(&self) -> Result<()> {
+        if let Some(n) = self.threads {
+            if n == 0 {
+                bail!("--threads must be at least 1");
+            }
+            self.limits().check(Limited::Threads, n)?;
+        }
+        Ok(())
     }
 
     /// A note for the user, unless quiet.
@@ -228,8 +256,27 @@ impl Drop for Bars {
     }
 }
 
-/// Advice for an error of the library, in the command line's own words.
-pub fn hint(error: &salient::Error) -> Option<String> {
+/// Advice for an error of the library (a [`salient::Error`] or an SST reading error), in the
+/// command line's own words.
+pub fn hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(e) = error.downcast_ref::<salient::error::SstError>() {
+        return sst_hint(e);
+    }
+    library_hint(error.downcast_ref::<salient::Error>()?)
+}
+
+fn sst_hint(error: &salient::error::SstError) -> Option<String> {
+    use salient::error::SstError;
+    Some(match error {
+        SstError::Missing { .. } => "pass --data DIR with the SST files".into(),
+        SstError::TreeTooLarge { .. } => {
+            "raise the limit with --max-tree-tokens N (or lift every limit with --no-limits)".into()
+        }
+        _ => return None,
+    })
+}
+
+fn library_hint(error: &salient::Error) -> Option<String> {
     use salient::error::SentenceError;
     use salient::Error;
     Some(match error {
@@ -238,9 +285,10 @@ pub fn hint(error: &salient::Error) -> Option<String> {
         Error::NoInput { what: "sentences" } => "give --text (repeatable) or --input FILE".into(),
         Error::PhraseSource => "give one of --phrases FILE, --sample N, --preset NAME".into(),
         Error::Sentence(SentenceError::TooLong { .. }) => "raise the limit with --max-tokens".into(),
-        Error::Sst(salient::error::SstError::Missing { .. }) => "pass --data DIR with the SST files".into(),
+        Error::Sst(e) => return sst_hint(e),
+        Error::OverLimit { .. } => "pass --no-limits to run it anyway".into(),
         Error::InvalidArgument { name, .. } => format!("see --{} in --help", name.replace('_', "-")),
-        Error::WithFailures { error, .. } => return hint(error),
+        Error::WithFailures { error, .. } => return library_hint(error),
         Error::RunExists { .. } => "pass --resume to continue it, or choose another --out".into(),
         Error::ResumeOptions { .. } => {
             "pass the options the run was started with (only --epochs and --patience may change)".into()
@@ -256,6 +304,7 @@ pub fn hint(error: &salient::Error) -> Option<String> {
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     let global = cli.global;
+    global.check_threads()?;
     if let Some(n) = global.threads {
         if matches!(cli.command, Command::Train(_) | Command::Autoencoder(_)) {
             // SAFETY: no other thread has started yet.

@@ -151,7 +151,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let mut progress = progress("phrases", |r: &EpochRecord| {
         format!("dev sentence {:.4}  phrase {:.4}", r.dev.sentence_accuracy, r.dev.phrase_accuracy)
     });
-    let state = train::train(&args.data, &out, options, args.resume, &device, &mut progress)
+    let state = train::train(&args.data, &out, options, args.resume, &global.limits(), &device, &mut progress)
         .with_context(|| format!("training {} {} into {}", args.arch, args.task, out.display()))?;
     match state.best {
         Some((epoch, dev)) => eprintln!(

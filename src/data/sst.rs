@@ -13,7 +13,9 @@
 //! the name ends in `.gz`) and [`load_split`] finds `<dir>/<split>.txt.gz` or
 //! `<dir>/<split>.txt` (exactly one of them: both is an error, as is a split
 //! without trees); [`load_split_for`] also asks for a sentence the task can
-//! score. [`Task`] maps the five fine-grained labels to the binary task
+//! score. Each takes the most tokens a tree may have (phrase-level work is quadratic in a
+//! tree's size; [`crate::limits::Limits::DEFAULT`] allows 1,000, SST's longest has 56).
+//! [`Task`] maps the five fine-grained labels to the binary task
 //! (neutral sentences dropped).
 //!
 //! # Grammar
@@ -377,13 +379,23 @@ pub fn parse_tree(text: &str, file: &Path, line: usize) -> Result<Tree, SstError
 /// Parse every line of a file's contents; `path` names the file in errors.
 ///
 /// Lines are read by [`text::lines`](super::text::lines): a byte-order mark at the start is
-/// skipped and CRLF line ends are accepted. Contents without lines give zero trees.
-pub fn parse_trees(contents: &[u8], path: &Path) -> Result<Vec<Tree>, SstError> {
+/// skipped and CRLF line ends are accepted. Contents without lines give zero trees. A tree of
+/// more than `max_tokens` tokens is an [`SstError::TreeTooLarge`].
+pub fn parse_trees(contents: &[u8], path: &Path, max_tokens: usize) -> Result<Vec<Tree>, SstError> {
     let mut trees = Vec::new();
     for line in super::text::lines(contents) {
         let text =
             line.text().map_err(|column| SstError::Utf8 { path: path.to_path_buf(), line: line.number, column })?;
-        trees.push(parse_tree(text, path, line.number)?);
+        let tree = parse_tree(text, path, line.number)?;
+        if tree.tokens.len() > max_tokens {
+            return Err(SstError::TreeTooLarge {
+                path: path.to_path_buf(),
+                line: line.number,
+                tokens: tree.tokens.len(),
+                limit: max_tokens,
+            });
+        }
+        trees.push(tree);
     }
     Ok(trees)
 }
@@ -392,9 +404,9 @@ pub fn parse_trees(contents: &[u8], path: &Path) -> Result<Vec<Tree>, SstError> 
 ///
 /// One tree per line; see the [module documentation](self) for the rules on
 /// line endings and empty lines.
-pub(crate) fn read_trees(path: &Path) -> Result<Vec<Tree>, SstError> {
+pub(crate) fn read_trees(path: &Path, max_tokens: usize) -> Result<Vec<Tree>, SstError> {
     let bytes = super::text::read_file(path).map_err(|source| SstError::Io { path: path.to_path_buf(), source })?;
-    parse_trees(&bytes, path)
+    parse_trees(&bytes, path, max_tokens)
 }
 
 /// Load a split from a data directory: `<dir>/<split>.txt.gz` or `<dir>/<split>.txt`.
@@ -402,14 +414,14 @@ pub(crate) fn read_trees(path: &Path) -> Result<Vec<Tree>, SstError> {
 /// Errors: neither file ([`SstError::Missing`], naming both paths tried), both
 /// ([`SstError::Ambiguous`]), a file without trees ([`SstError::Empty`]), and any read or parse
 /// error of the file.
-pub fn load_split(dir: &Path, split: Split) -> Result<Vec<Tree>, SstError> {
-    Ok(load_split_file(dir, split)?.1)
+pub fn load_split(dir: &Path, split: Split, max_tokens: usize) -> Result<Vec<Tree>, SstError> {
+    Ok(load_split_file(dir, split, max_tokens)?.1)
 }
 
 /// Like [`load_split`], and the split must hold at least one sentence that `task` scores
 /// ([`SstError::NoUsableSentence`] otherwise: a binary split of neutral sentences only).
-pub fn load_split_for(dir: &Path, split: Split, task: Task) -> Result<Vec<Tree>, SstError> {
-    let (path, trees) = load_split_file(dir, split)?;
+pub fn load_split_for(dir: &Path, split: Split, task: Task, max_tokens: usize) -> Result<Vec<Tree>, SstError> {
+    let (path, trees) = load_split_file(dir, split, max_tokens)?;
     if !trees.iter().any(|t| task.map_label(t.root_label()).is_some()) {
         return Err(SstError::NoUsableSentence {
             path,
@@ -422,7 +434,7 @@ pub fn load_split_for(dir: &Path, split: Split, task: Task) -> Result<Vec<Tree>,
 }
 
 /// The split's file and its trees (at least one).
-fn load_split_file(dir: &Path, split: Split) -> Result<(PathBuf, Vec<Tree>), SstError> {
+fn load_split_file(dir: &Path, split: Split, max_tokens: usize) -> Result<(PathBuf, Vec<Tree>), SstError> {
     use super::text::{find_split, SplitFile};
     let path = match find_split(dir, split.name()).map_err(|(path, source)| SstError::Io { path, source })? {
         SplitFile::Found(path) => path,
@@ -435,7 +447,7 @@ fn load_split_file(dir: &Path, split: Split) -> Result<(PathBuf, Vec<Tree>), Sst
         }
         SplitFile::Both(paths) => return Err(SstError::Ambiguous { split: split.name().to_string(), paths }),
     };
-    let trees = read_trees(&path)?;
+    let trees = read_trees(&path, max_tokens)?;
     if trees.is_empty() {
         return Err(SstError::Empty { path, split: split.name().to_string() });
     }
@@ -698,13 +710,13 @@ mod tests {
     #[test]
     fn file_lines_and_final_newline() {
         let p = Path::new("f.txt");
-        let two = parse_trees(b"(2 a)\n(3 (2 b) (4 c))\n", p).unwrap();
+        let two = parse_trees(b"(2 a)\n(3 (2 b) (4 c))\n", p, usize::MAX).unwrap();
         assert_eq!(two.len(), 2);
         assert_eq!(two[1].tokens, vec!["b", "c"]);
-        assert_eq!(parse_trees(b"(2 a)\n(3 (2 b) (4 c))", p).unwrap(), two);
-        assert_eq!(parse_trees(b"(2 a)\r\n(3 (2 b) (4 c))\r\n", p).unwrap(), two);
-        assert!(parse_trees(b"", p).unwrap().is_empty());
-        match parse_trees(b"(2 a)\n\n(2 b)\n", p) {
+        assert_eq!(parse_trees(b"(2 a)\n(3 (2 b) (4 c))", p, usize::MAX).unwrap(), two);
+        assert_eq!(parse_trees(b"(2 a)\r\n(3 (2 b) (4 c))\r\n", p, usize::MAX).unwrap(), two);
+        assert!(parse_trees(b"", p, usize::MAX).unwrap().is_empty());
+        match parse_trees(b"(2 a)\n\n(2 b)\n", p, usize::MAX) {
             Err(SstError::Syntax { line, column, path, .. }) => {
                 assert_eq!((line, column), (2, 1));
                 assert_eq!(path, p);
@@ -712,12 +724,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Two final newlines: the second line is empty.
-        match parse_trees(b"(2 a)\n\n", p) {
+        match parse_trees(b"(2 a)\n\n", p, usize::MAX) {
             Err(SstError::Syntax { line, column, .. }) => assert_eq!((line, column), (2, 1)),
             other => panic!("{other:?}"),
         }
         // The third line's error reports line 3.
-        match parse_trees(b"(2 a)\n(2 b)\n(2 c", p) {
+        match parse_trees(b"(2 a)\n(2 b)\n(2 c", p, usize::MAX) {
             Err(SstError::Syntax { line, column, .. }) => assert_eq!((line, column), (3, 5)),
             other => panic!("{other:?}"),
         }
@@ -726,7 +738,7 @@ mod tests {
     #[test]
     fn invalid_utf8_reports_line_and_byte_column() {
         let p = Path::new("f.txt");
-        match parse_trees(b"(2 a)\n(2 (2 \xc3\xa9) (2 b\xff))\n", p) {
+        match parse_trees(b"(2 a)\n(2 (2 \xc3\xa9) (2 b\xff))\n", p, usize::MAX) {
             Err(e @ SstError::Utf8 { .. }) => {
                 let SstError::Utf8 { line, column, .. } = &e else { unreachable!() };
                 // "(2 (2 é) (2 b" is 14 bytes; the bad byte is byte 15.
@@ -736,7 +748,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Truncated multi-byte sequence at the end of the first line.
-        match parse_trees(b"(2 a\xc3", p) {
+        match parse_trees(b"(2 a\xc3", p, usize::MAX) {
             Err(SstError::Utf8 { line, column, .. }) => assert_eq!((line, column), (1, 5)),
             other => panic!("{other:?}"),
         }
@@ -751,6 +763,17 @@ mod tests {
     }
 
     #[test]
+    fn a_tree_above_the_token_limit_is_refused_with_its_line() {
+        let p = Path::new("big.txt");
+        let contents = b"(2 a)\n(3 (2 b) (4 (2 c) (2 d)))\n";
+        assert_eq!(parse_trees(contents, p, 3).unwrap().len(), 2);
+        match parse_trees(contents, p, 2) {
+            Err(SstError::TreeTooLarge { path, line: 2, tokens: 3, limit: 2 }) => assert_eq!(path, p),
+            other => panic!("expected TreeTooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn read_plain_and_gzip_files_and_load_split() {
         use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
@@ -760,17 +783,17 @@ mod tests {
         gz.write_all(b"(0 z)\n").unwrap();
         std::fs::write(dir.path().join("train.txt.gz"), gz.finish().unwrap()).unwrap();
 
-        let dev = read_trees(&dir.path().join("dev.txt")).unwrap();
+        let dev = read_trees(&dir.path().join("dev.txt"), usize::MAX).unwrap();
         assert_eq!(dev.len(), 2);
         assert_eq!(dev[0].root_label(), 2);
-        assert_eq!(load_split(dir.path(), Split::Dev).unwrap(), dev);
+        assert_eq!(load_split(dir.path(), Split::Dev, usize::MAX).unwrap(), dev);
 
-        let train = load_split(dir.path(), Split::Train).unwrap();
+        let train = load_split(dir.path(), Split::Train, usize::MAX).unwrap();
         assert_eq!(train.len(), 1);
         assert_eq!(train[0].tokens, vec!["z"]);
         // Both a .gz and a plain file: refused, naming both.
         std::fs::write(dir.path().join("train.txt"), content).unwrap();
-        match load_split(dir.path(), Split::Train) {
+        match load_split(dir.path(), Split::Train, usize::MAX) {
             Err(e @ SstError::Ambiguous { .. }) => {
                 let msg = e.to_string();
                 assert!(msg.contains("train.txt.gz") && msg.contains("train.txt "), "{msg}");
@@ -779,7 +802,7 @@ mod tests {
         }
         std::fs::remove_file(dir.path().join("train.txt")).unwrap();
 
-        match load_split(dir.path(), Split::Test) {
+        match load_split(dir.path(), Split::Test, usize::MAX) {
             Err(e @ SstError::Missing { .. }) => {
                 let msg = e.to_string();
                 let SstError::Missing { split, tried, .. } = e else { unreachable!() };
@@ -793,7 +816,7 @@ mod tests {
 
         // A missing file given directly is an Io error naming the path.
         let missing = dir.path().join("nope.txt");
-        match read_trees(&missing) {
+        match read_trees(&missing, usize::MAX) {
             Err(e @ SstError::Io { .. }) => {
                 assert!(e.to_string().starts_with(&format!("cannot read {}: ", missing.display())))
             }
@@ -801,10 +824,10 @@ mod tests {
         }
         // A corrupt .gz is an Io error.
         std::fs::write(dir.path().join("test.txt.gz"), b"not gzip").unwrap();
-        assert!(matches!(load_split(dir.path(), Split::Test), Err(SstError::Io { .. })));
+        assert!(matches!(load_split(dir.path(), Split::Test, usize::MAX), Err(SstError::Io { .. })));
         // Syntax errors in a file name that file.
         std::fs::write(dir.path().join("bad.txt"), b"(2 a)\n(2 (2 b)\n").unwrap();
-        match read_trees(&dir.path().join("bad.txt")) {
+        match read_trees(&dir.path().join("bad.txt"), usize::MAX) {
             Err(SstError::Syntax { path, line, column, .. }) => {
                 assert_eq!(path, dir.path().join("bad.txt"));
                 assert_eq!((line, column), (2, 9));
@@ -816,16 +839,16 @@ mod tests {
     #[test]
     fn byte_order_mark_and_crlf_are_accepted_in_files() {
         let p = Path::new("f.txt");
-        let plain = parse_trees(b"(2 a)\n(3 (2 b) (4 c))\n", p).unwrap();
-        assert_eq!(parse_trees(b"\xEF\xBB\xBF(2 a)\r\n(3 (2 b) (4 c))\r\n", p).unwrap(), plain);
+        let plain = parse_trees(b"(2 a)\n(3 (2 b) (4 c))\n", p, usize::MAX).unwrap();
+        assert_eq!(parse_trees(b"\xEF\xBB\xBF(2 a)\r\n(3 (2 b) (4 c))\r\n", p, usize::MAX).unwrap(), plain);
         // Only at the start of the file: on a later line it is a stray character.
-        match parse_trees(b"(2 a)\n\xEF\xBB\xBF(2 b)\n", p) {
+        match parse_trees(b"(2 a)\n\xEF\xBB\xBF(2 b)\n", p, usize::MAX) {
             Err(SstError::Syntax { line, column, .. }) => assert_eq!((line, column), (2, 1)),
             other => panic!("{other:?}"),
         }
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("dev.txt"), b"\xEF\xBB\xBF(2 a)\r\n(3 (2 b) (4 c))\r\n").unwrap();
-        assert_eq!(load_split(dir.path(), Split::Dev).unwrap(), plain);
+        assert_eq!(load_split(dir.path(), Split::Dev, usize::MAX).unwrap(), plain);
     }
 
     #[test]
@@ -833,7 +856,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for contents in [&b""[..], b"\xEF\xBB\xBF", b"\xEF\xBB\xBF\n"] {
             std::fs::write(dir.path().join("dev.txt"), contents).unwrap();
-            match load_split(dir.path(), Split::Dev) {
+            match load_split(dir.path(), Split::Dev, usize::MAX) {
                 Err(e @ (SstError::Empty { .. } | SstError::Syntax { .. })) => {
                     assert!(e.to_string().contains(&dir.path().join("dev.txt").display().to_string()), "{e}")
                 }
@@ -841,11 +864,13 @@ mod tests {
             }
         }
         std::fs::write(dir.path().join("dev.txt"), b"").unwrap();
-        assert!(matches!(load_split(dir.path(), Split::Dev), Err(SstError::Empty { ref split, .. }) if split == "dev"));
+        assert!(
+            matches!(load_split(dir.path(), Split::Dev, usize::MAX), Err(SstError::Empty { ref split, .. }) if split == "dev")
+        );
         // Neutral sentences only: fine-grained scores them, binary has nothing to score.
         std::fs::write(dir.path().join("dev.txt"), b"(2 (4 good) (0 bad))\n(2 so-so)\n").unwrap();
-        assert_eq!(load_split_for(dir.path(), Split::Dev, Task::Fine).unwrap().len(), 2);
-        match load_split_for(dir.path(), Split::Dev, Task::Binary) {
+        assert_eq!(load_split_for(dir.path(), Split::Dev, Task::Fine, usize::MAX).unwrap().len(), 2);
+        match load_split_for(dir.path(), Split::Dev, Task::Binary, usize::MAX) {
             Err(e @ SstError::NoUsableSentence { .. }) => {
                 let msg = e.to_string();
                 assert!(msg.contains("dev.txt") && msg.contains("none of its 2 sentences"), "{msg}");

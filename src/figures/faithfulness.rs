@@ -76,8 +76,8 @@ impl Default for FaithfulnessOptions {
 impl FaithfulnessOptions {
     /// Score the methods.
     pub fn report(&self, runtime: &Runtime, progress: &mut dyn Progress) -> Result<FaithfulnessReport> {
+        let params = self.method_args.params(self.seed.seed, &runtime.limits)?;
         let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
-        let params = self.method_args.params(self.seed.seed);
         let methods: Vec<Box<dyn Method>> = self
             .methods
             .iter()
@@ -85,7 +85,7 @@ impl FaithfulnessOptions {
             .map(|m| build_method(m, &params))
             .collect::<Result<_>>()?;
         let task = loaded.card.model.task;
-        let trees = sst::load_split_for(&self.data, self.split, task)?;
+        let trees = sst::load_split_for(&self.data, self.split, task, runtime.limits.tree_tokens)?;
         let mut sentences: Vec<Sentence> = trees
             .iter()
             .enumerate()

@@ -36,6 +36,7 @@ use crate::error::{Error, Result};
 use crate::explain::{Baseline, MethodParams};
 pub use crate::export::Format;
 use crate::export::{index_html, IndexEntry, OutputDir};
+use crate::limits::{Limited, Limits};
 use crate::render::{heatmap_svg, scatter_svg, Heatmap, RenderOptions, ScaleOptions, Scatter};
 
 /// The shipped classifier a figure uses when none is named.
@@ -72,11 +73,13 @@ pub struct Runtime {
     pub device: candle_core::Device,
     /// Worker threads for attribution and t-SNE (results do not depend on them).
     pub threads: usize,
+    /// The most work a request may ask for (results do not depend on them either).
+    pub limits: Limits,
 }
 
 impl Default for Runtime {
     fn default() -> Self {
-        Runtime { device: candle_core::Device::Cpu, threads: 1 }
+        Runtime { device: candle_core::Device::Cpu, threads: 1, limits: Limits::DEFAULT }
     }
 }
 
@@ -268,9 +271,11 @@ impl Default for MethodArgs {
 }
 
 impl MethodArgs {
-    /// The library's method parameters, with `seed`.
-    pub fn params(&self, seed: u64) -> MethodParams {
-        MethodParams { steps: self.steps, baseline: self.baseline, samples: self.samples, noise: self.noise, seed }
+    /// The library's method parameters, with `seed`, within `limits`.
+    pub fn params(&self, seed: u64, limits: &Limits) -> Result<MethodParams> {
+        limits.check(Limited::Steps, self.steps)?;
+        limits.check(Limited::Samples, self.samples)?;
+        Ok(MethodParams { steps: self.steps, baseline: self.baseline, samples: self.samples, noise: self.noise, seed })
     }
 }
 

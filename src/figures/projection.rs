@@ -18,6 +18,7 @@ use crate::data::{Split, DEFAULT_MAX_TOKENS};
 use crate::error::{Error, Result};
 use crate::export::csv::Table;
 use crate::export::{Document, OutputDir};
+use crate::limits::Limited;
 use crate::project::phrases::{preset, preset_names, PhraseSource};
 use crate::project::{self, Init, Method, Projection, TsneParams};
 use crate::render::{Labels, Scatter, ScatterPoint};
@@ -150,10 +151,17 @@ impl Figure for ProjectionOptions {
     ) -> Result<FigureOutput> {
         let source = self.source()?;
         let method = self.method()?;
+        if let Method::Tsne(p) = &method {
+            runtime.limits.check(Limited::Iterations, p.iterations)?;
+            if let PhraseSource::Sample { n, .. } = &source {
+                runtime.limits.check_as(Limited::Points, "sample", *n)?;
+            }
+        }
         let plan = Plan { panels: vec!["tsne".into()], tables: vec!["tsne.csv"], document: "tsne.json" };
         let mut writer = Writer::new(out, formats, plan)?;
         let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
-        let (set, mut highlight) = source.load(&loaded.vocab, loaded.card.model.task, self.max_tokens)?;
+        let (set, mut highlight) =
+            source.load(&loaded.vocab, loaded.card.model.task, self.max_tokens, runtime.limits.tree_tokens)?;
         highlight.extend(self.highlight.iter().cloned());
         let mut notes = set.notes.clone();
         notes.iter().for_each(|n| progress.note(n));
@@ -170,7 +178,11 @@ impl Figure for ProjectionOptions {
                 notes.push(note);
             }
         }
-        if let Err(e) = method.check(set.phrases.len()) {
+        let within_limits = match &method {
+            Method::Tsne(_) => runtime.limits.check(Limited::Points, set.phrases.len()),
+            Method::Pca => Ok(()),
+        };
+        if let Err(e) = within_limits.and_then(|()| method.check(set.phrases.len())) {
             return Err(if set.failures.is_empty() {
                 e
             } else {

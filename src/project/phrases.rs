@@ -68,8 +68,15 @@ pub enum PhraseSource {
 }
 
 impl PhraseSource {
-    /// Read the phrases, and the phrases to highlight (a preset's own).
-    pub fn load(&self, vocab: &Vocab, task: Task, max_tokens: usize) -> Result<(PhraseSet, Vec<String>)> {
+    /// Read the phrases, and the phrases to highlight (a preset's own). Phrases have at most
+    /// `max_tokens` tokens; sampled trees at most `max_tree_tokens`.
+    pub fn load(
+        &self,
+        vocab: &Vocab,
+        task: Task,
+        max_tokens: usize,
+        max_tree_tokens: usize,
+    ) -> Result<(PhraseSet, Vec<String>)> {
         match self {
             PhraseSource::Phrases(path) => {
                 let contents = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
@@ -77,7 +84,7 @@ impl PhraseSource {
                 Ok((PhraseSet::parse(contents, &file_name(path), vocab, task, max_tokens), Vec::new()))
             }
             PhraseSource::Sample { n, split, data, seed } => {
-                let trees = sst::load_split(data, *split)?;
+                let trees = sst::load_split(data, *split, max_tree_tokens)?;
                 Ok((PhraseSet::sample(&trees, split.name(), vocab, task, *n, *seed)?, Vec::new()))
             }
             PhraseSource::Preset(name) => {

@@ -98,8 +98,9 @@ impl TsneParams {
         if !(self.perplexity.is_finite() && self.perplexity > 0.0) {
             return Err(Error::invalid("perplexity", format!("{} is not a positive number", self.perplexity)));
         }
-        let needed = (3.0 * self.perplexity).ceil() as usize + 1;
-        if n < needed {
+        // In floating point: a huge perplexity must not wrap around to a small count.
+        let needed = (3.0 * self.perplexity).ceil() + 1.0;
+        if (n as f64) < needed {
             let most = ((n.max(1) - 1) as f64 / 3.0).floor();
             let fix = if most >= 1.0 {
                 format!("use a perplexity of {most} or less, or give more phrases")
@@ -639,5 +640,14 @@ mod tests {
         let e = TsneParams::default().check(50).unwrap_err().to_string();
         assert!(e.contains("invalid perplexity") && e.contains("91") && e.contains("50") && e.contains("16"), "{e}");
         assert!(TsneParams { perplexity: 16.0, ..Default::default() }.check(50).is_ok());
+    }
+
+    #[test]
+    fn a_huge_perplexity_does_not_wrap_around() {
+        // 3 x 6.2e18 + 1 is above usize::MAX: as an integer it wrapped to a small count.
+        for perplexity in [6.2e18, 1e300, f64::MAX] {
+            let e = TsneParams { perplexity, ..Default::default() }.check(50).unwrap_err().to_string();
+            assert!(e.contains("invalid perplexity") && e.contains("there are 50"), "{perplexity}: {e}");
+        }
     }
 }

@@ -33,6 +33,7 @@ use crate::data::{batch, sst, Batch, Split, Task, Vocab};
 use crate::error::{Error, Result};
 use crate::eval::evaluate;
 use crate::eval::SplitScores;
+use crate::limits::Limits;
 use crate::model::embedding::Embedding;
 use crate::model::{Arch, Classifier, ClassifierConfig, Dropout, NoTrace};
 use adagrad::{AdaGrad, AdaGradConfig};
@@ -544,18 +545,19 @@ impl Learner for ClassifierLearner {
 ///
 /// Without `resume`, `out_dir` must not already hold a run. With it, the run continues from the
 /// last completed epoch in `out_dir/checkpoint` (the options must match, but for `epochs` and
-/// `patience`).
+/// `patience`). A tree above `limits.tree_tokens` tokens stops the run before it starts.
 pub fn train(
     data_dir: &Path,
     out_dir: &Path,
     options: TrainOptions,
     resume: bool,
+    limits: &Limits,
     device: &Device,
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainState> {
     let weights_dtype = options.validate()?;
-    let train_trees = sst::load_split_for(data_dir, Split::Train, options.task)?;
-    let dev_trees = sst::load_split_for(data_dir, Split::Dev, options.task)?;
+    let train_trees = sst::load_split_for(data_dir, Split::Train, options.task, limits.tree_tokens)?;
+    let dev_trees = sst::load_split_for(data_dir, Split::Dev, options.task, limits.tree_tokens)?;
 
     let (vocab, tensors, mut state, optimizer_state, selected) = if resume {
         let r: Resumed<TrainOptions, SplitScores> = resume_checkpoint(out_dir, &options)?;
