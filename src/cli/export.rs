@@ -33,6 +33,29 @@ pub struct Args {
     pub json: JsonArg,
 }
 
+/// The interactive report of a spec: `export --format html`. DIR/index.html holds every figure
+/// on one self-contained page (inline SVG, CSS and JavaScript; opens from disk, no server):
+/// saliency with the models side by side and a switch between the methods computed, t-SNE with
+/// hover, zoom and search, the autoencoder's output x input matrices. Each figure's own page is
+/// written into its directory beside it.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The spec, as for `salient export`.
+    #[arg(long, value_name = "FILE")]
+    pub spec: PathBuf,
+    /// Where to write.
+    #[command(flatten)]
+    pub out: OutArgs,
+    /// Print the manifest as JSON on standard output.
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// `salient report`: `export` with only the HTML format.
+pub fn report(args: ReportArgs, global: &GlobalArgs) -> Result<()> {
+    run(Args { spec: args.spec, out: args.out, format: Some(vec![Format::Html]), json: args.json }, global)
+}
+
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let dir = args.out.required()?;
     let bytes = std::fs::read(&args.spec).with_context(|| format!("cannot read --spec {}", args.spec.display()))?;

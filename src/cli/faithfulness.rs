@@ -50,7 +50,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         print!("{}", markdown(&report));
     }
     if let Some(out) = out {
-        let files = args.options.write(&report, &out, &args.format.format, &mut global.progress())?;
+        let (files, _) = args.options.write(&report, &out, &args.format.format, &mut global.progress())?;
         global.say(format!("wrote {} file(s) into {}", files.len(), out.path().display()));
     }
     Ok(())

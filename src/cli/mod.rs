@@ -47,6 +47,8 @@ enum Command {
     Tsne(figure::FigureArgs<ProjectionOptions>),
     /// Make many figures from one TOML spec, each into its own directory, with a manifest.
     Export(export::Args),
+    /// The interactive report of a spec: every figure on one self-contained HTML page.
+    Report(export::ReportArgs),
 }
 
 /// Options every command takes.
@@ -320,6 +322,7 @@ pub fn run() -> Result<()> {
         Command::Autoencoder(args) => autoencoder::run(args, &global),
         Command::Tsne(args) => figure::run(args, &global),
         Command::Export(args) => export::run(args, &global),
+        Command::Report(args) => export::report(args, &global),
     }
 }
 

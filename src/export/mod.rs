@@ -1,15 +1,15 @@
 //! Writing files: an output directory checked before any work is done ([`OutputDir`]), CSV
 //! tables ([`csv`]), JSON documents with their failures ([`Document`]) and a self-contained HTML
-//! page ([`index_html`]). What goes into them is decided by [`crate::figures`].
+//! page's escaping ([`escape_html`]). What goes into them is decided by [`crate::figures`].
 //!
 //! Every file is written to a temporary name in its directory and then moved into place, so an
 //! interrupted run leaves no half-written file. A file that exists already is never replaced
 //! unless the [`OutputDir`] was opened with `overwrite` (the CLI's `--force`).
 
 pub mod csv;
-mod index;
+mod html;
 
-pub use index::{escape_html, index_html, IndexEntry};
+pub use html::escape_html;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,8 @@ pub enum Format {
     Csv,
     /// The results with their provenance and the inputs that failed.
     Json,
-    /// `index.html`: every figure of the directory inline on one page (opens from disk).
+    /// `index.html`: the interactive report of the directory, one self-contained page (inline
+    /// SVG, CSS and JavaScript; opens from disk).
     Html,
 }
 

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    clap_defaults, Drawing, Entry, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime,
+    clap_defaults, report, Drawing, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime,
     ScaleArgs, Writer, DEFAULT_AUTOENCODER,
 };
 use crate::checkpoint::{load_autoencoder, ModelSource};
@@ -114,9 +114,7 @@ impl Figure for AutoencoderSaliencyOptions {
         let model = ModelSource::of_autoencoder(&loaded);
         let name = model.name();
         let mut panels = Vec::new();
-        let mut entries = Vec::new();
         for r in &results {
-            let first = panels.len();
             let map = matrix_heatmap(r, &name);
             let column_width = Some(fitting_column_width(&map.column_labels));
             panels.push(Panel {
@@ -129,16 +127,11 @@ impl Figure for AutoencoderSaliencyOptions {
                     panels.push(Panel::heatmap(step_stem(r.sentence, t), step_heatmap(r, t, &name), 1));
                 }
             }
-            entries.push(Entry {
-                caption: format!("#{}: {}", r.sentence, r.text),
-                panels: (first..panels.len()).collect(),
-                error: None,
-            });
         }
-        entries.extend(input.failures.iter().map(Entry::failure));
         let title = format!("{} · autoencoder saliency · {}", dir.display(), formula(self.score));
-        writer.figures(&title, &panels, &entries, &scale, progress)?;
+        writer.figures(&title, &panels, &scale, progress)?;
         writer.tables(|| Ok(vec![matrix_table(&results)?, gradient_table(&results)?]))?;
+        let section = writer.page(Self::KIND, || report::data(&results), &input.failures)?;
         let mut notes = input.notes;
         for r in results.iter().filter(|r| !r.exact) {
             let note = format!("sentence {}: reconstructed as `{}`", r.sentence, r.output_tokens.join(" "));
@@ -156,6 +149,7 @@ impl Figure for AutoencoderSaliencyOptions {
             notes,
             failures: input.failures,
             summary: format!("explained {n} sentence(s)"),
+            section,
         })
     }
 }

@@ -12,9 +12,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::report::Section;
 use super::{
-    clap_defaults, Entry, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime, SeedArg,
-    Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
+    clap_defaults, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, Writer,
+    DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::{sst, Sentence, Split};
@@ -123,22 +124,23 @@ impl FaithfulnessOptions {
         Writer::new(out, formats, plan()).map(|_| ())
     }
 
-    /// Write `report` into `out` in every one of `formats`.
+    /// Write `report` into `out` in every one of `formats`: the files written, and the figure
+    /// as a section of the interactive report when HTML is one of them.
     pub fn write(
         &self,
         report: &FaithfulnessReport,
         out: &OutputDir,
         formats: &[Format],
         progress: &mut dyn Progress,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, Option<Section>)> {
         let mut writer = Writer::new(out, formats, plan())?;
         let panels = [Panel::heatmap("faithfulness".into(), heatmap(report), 0)];
-        let entries = [Entry { caption: caption(report, self.split), panels: vec![0], error: None }];
-        let title = format!("{} · faithfulness", report.model.name());
-        writer.figures(&title, &panels, &entries, &Default::default(), progress)?;
+        let title = format!("{} · faithfulness · {}", report.model.name(), caption(report, self.split));
+        writer.figures(&title, &panels, &Default::default(), progress)?;
         writer.tables(|| Ok(vec![table(report)?]))?;
+        let section = writer.page(Self::KIND, || super::report::data(report), &[])?;
         writer.document(|| Document::new("salient faithfulness", vec![report.clone()], Vec::new()).to_json())?;
-        Ok(writer.finish())
+        Ok((writer.finish(), section))
     }
 }
 
@@ -171,7 +173,7 @@ impl Figure for FaithfulnessOptions {
     ) -> Result<FigureOutput> {
         self.check_out(out, formats)?;
         let report = self.report(runtime, progress)?;
-        let files = self.write(&report, out, formats, progress)?;
+        let (files, section) = self.write(&report, out, formats, progress)?;
         Ok(FigureOutput {
             model: Some(report.model.clone()),
             files,
@@ -179,6 +181,7 @@ impl Figure for FaithfulnessOptions {
             notes: Vec::new(),
             failures: Vec::new(),
             summary: format!("scored {} method(s) on {} sentence(s)", report.methods.len(), report.sentences),
+            section,
         })
     }
 }

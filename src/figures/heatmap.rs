@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    clap_defaults, Entry, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime, ScaleArgs,
+    clap_defaults, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime, ScaleArgs,
     Writer, DEFAULT_CLASSIFIER,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
@@ -103,26 +103,12 @@ impl Figure for HeatmapOptions {
         };
         let mut writer = Writer::new(out, formats, plan)?;
 
-        let mut entries = Vec::new();
-        let mut k = 0;
-        for group in &groups {
-            let caption = match self.view {
-                View::Representation => format!("{} sentence(s)", sentences.len()),
-                _ => {
-                    let id = group.first().and_then(|v| v.rows.first()).map_or(0, |r| r.sentence);
-                    let text = sentences.iter().find(|s| s.id == id).map_or("", |s| s.text.as_str());
-                    format!("#{id}: {text}")
-                }
-            };
-            entries.push(Entry { caption, panels: (k..k + group.len()).collect(), error: None });
-            k += group.len();
-        }
-        entries.extend(input.failures.iter().map(Entry::failure));
         let all: Vec<MatrixView> = groups.into_iter().flatten().collect();
         let panels: Vec<Panel> = all.iter().map(|v| Panel::heatmap(figure_stem(v), heatmap(v), 0)).collect();
         let title = format!("{} · {}", source.name(), all.first().map(describe).unwrap_or_default());
-        writer.figures(&title, &panels, &entries, &scale, progress)?;
+        writer.figures(&title, &panels, &scale, progress)?;
         writer.tables(|| Ok(vec![table(&all)?]))?;
+        let section = writer.page(Self::KIND, || Ok(serde_json::Value::Null), &input.failures)?;
         let n = all.len();
         writer.document(|| Document::new("salient heatmap", all, input.failures.clone()).to_json())?;
         Ok(FigureOutput {
@@ -132,6 +118,7 @@ impl Figure for HeatmapOptions {
             notes: input.notes,
             failures: input.failures,
             summary: format!("drew {n} heatmap(s)"),
+            section,
         })
     }
 }

@@ -23,6 +23,7 @@ pub mod autoencoder;
 pub mod faithfulness;
 pub mod heatmap;
 pub mod projection;
+pub mod report;
 pub mod saliency;
 pub mod spec;
 
@@ -35,7 +36,7 @@ use crate::data::{gather, Failure, Sentence, Vocab};
 use crate::error::{Error, Result};
 use crate::explain::{Baseline, MethodParams};
 pub use crate::export::Format;
-use crate::export::{index_html, IndexEntry, OutputDir};
+use crate::export::OutputDir;
 use crate::limits::{Limited, Limits};
 use crate::render::{heatmap_svg, scatter_svg, Heatmap, RenderOptions, ScaleOptions, Scatter};
 
@@ -98,6 +99,10 @@ pub struct FigureOutput {
     pub failures: Vec<Failure>,
     /// One line saying what was made.
     pub summary: String,
+    /// The figure as a section of the interactive report (when `html` was asked for), so that
+    /// an export can put every figure on one page.
+    #[serde(skip)]
+    pub section: Option<report::Section>,
 }
 
 /// A figure kind: its options, from the command line or a spec, and how it is made.
@@ -321,21 +326,6 @@ impl Panel {
     }
 }
 
-/// One entry of the HTML page.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub caption: String,
-    /// Indices into the panels.
-    pub panels: Vec<usize>,
-    pub error: Option<String>,
-}
-
-impl Entry {
-    pub(crate) fn failure(f: &Failure) -> Self {
-        Entry { caption: f.at.clone(), panels: Vec::new(), error: Some(f.message.clone()) }
-    }
-}
-
 /// The files a figure will write, known before the work starts (so that an existing file stops
 /// the run before anything is computed).
 #[derive(Debug, Clone, Default)]
@@ -371,6 +361,9 @@ pub(crate) struct Writer<'a> {
     formats: &'a [Format],
     plan: Plan,
     written: Vec<String>,
+    /// The figures drawn and their title, kept for the HTML page.
+    drawn: Vec<String>,
+    title: String,
 }
 
 impl<'a> Writer<'a> {
@@ -380,7 +373,7 @@ impl<'a> Writer<'a> {
             return Err(Error::NoInput { what: "output formats" });
         }
         out.check_free(&plan.files(formats))?;
-        Ok(Writer { out, formats, plan, written: Vec::new() })
+        Ok(Writer { out, formats, plan, written: Vec::new(), drawn: Vec::new(), title: String::new() })
     }
 
     pub(crate) fn wants(&self, format: Format) -> bool {
@@ -393,15 +386,15 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Draw `panels` (SVG files and the HTML page with `entries` under `title`).
+    /// Draw `panels` into SVG files (and keep them, with `title`, for the HTML page).
     pub(crate) fn figures(
         &mut self,
         title: &str,
         panels: &[Panel],
-        entries: &[Entry],
         scale: &ScaleOptions,
         progress: &mut dyn Progress,
     ) -> Result<()> {
+        self.title = title.to_string();
         let (svg, html) = (self.wants(Format::Svg), self.wants(Format::Html));
         if !svg && !html {
             return Ok(());
@@ -425,21 +418,38 @@ impl<'a> Writer<'a> {
             if svg {
                 self.write(&format!("{}.svg", panel.stem), text.as_bytes())?;
             }
-            drawn.push(text);
+            if html {
+                drawn.push(text);
+            }
             progress.advance(k + 1);
         }
-        if html {
-            let index: Vec<IndexEntry> = entries
-                .iter()
-                .map(|e| IndexEntry {
-                    caption: e.caption.clone(),
-                    figures: e.panels.iter().map(|&k| drawn[k].clone()).collect(),
-                    error: e.error.clone(),
-                })
-                .collect();
-            self.write(INDEX, index_html(title, &index).as_bytes())?;
-        }
+        self.drawn = drawn;
         Ok(())
+    }
+
+    /// Write the HTML page (the interactive report of this one figure) from the kind's results
+    /// as `data` (computed only when HTML is wanted; see [`report::Section`] for what each kind
+    /// gives), and return it as a section for a page of many figures.
+    pub(crate) fn page(
+        &mut self,
+        kind: &str,
+        data: impl FnOnce() -> Result<serde_json::Value>,
+        failures: &[Failure],
+    ) -> Result<Option<report::Section>> {
+        if !self.wants(Format::Html) {
+            return Ok(None);
+        }
+        let section = report::Section {
+            name: String::new(),
+            kind: kind.to_string(),
+            title: self.title.clone(),
+            data: data()?,
+            figures: std::mem::take(&mut self.drawn),
+            failures: failures.to_vec(),
+        };
+        let html = report::page(&self.title, std::slice::from_ref(&section))?;
+        self.write(INDEX, html.as_bytes())?;
+        Ok(Some(section))
     }
 
     /// Write the CSV tables, computed only when CSV is wanted.

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    clap_defaults, Entry, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, Writer,
+    clap_defaults, report, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, Writer,
     DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
@@ -217,15 +217,10 @@ impl Figure for ProjectionOptions {
             drawing: super::Drawing::Scatter(scatter(&projection, &source.describe(), self.labels)),
             scale_group: 0,
         }];
-        let mut entries = vec![Entry {
-            caption: format!("{} phrase(s): {}", set.phrases.len(), source.describe()),
-            panels: vec![0],
-            error: None,
-        }];
-        entries.extend(set.failures.iter().map(Entry::failure));
         let title = format!("{} · {}", projection.model.name(), method.name());
-        writer.figures(&title, &panels, &entries, &Default::default(), progress)?;
+        writer.figures(&title, &panels, &Default::default(), progress)?;
         writer.tables(|| Ok(vec![table(&projection)?]))?;
+        let section = writer.page(Self::KIND, || report::data(&projection), &set.failures)?;
         let settings =
             serde_json::json!({"method": projection.method, "phrases": source.describe(), "points": set.phrases.len()});
         let n = set.phrases.len();
@@ -237,6 +232,7 @@ impl Figure for ProjectionOptions {
             notes,
             failures: set.failures,
             summary: format!("projected {n} phrase(s) with {}", method.name()),
+            section,
         })
     }
 }

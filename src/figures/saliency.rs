@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    clap_defaults, Entry, Figure, FigureOutput, Format, InputArgs, MethodArgs, ModelArg, Panel, Plan, Progress,
+    clap_defaults, report, Figure, FigureOutput, Format, InputArgs, MethodArgs, ModelArg, Panel, Plan, Progress,
     Runtime, ScaleArgs, SeedArg, Writer, DEFAULT_CLASSIFIER,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
@@ -108,15 +108,15 @@ impl Figure for SaliencyOptions {
 
         let panels: Vec<Panel> =
             attributions.iter().map(|a| Panel::heatmap(figure_stem(a.sentence), heatmap(a), 0)).collect();
-        let entries: Vec<Entry> = attributions
-            .iter()
-            .enumerate()
-            .map(|(k, a)| Entry { caption: format!("#{}: {}", a.sentence, a.text), panels: vec![k], error: None })
-            .chain(input.failures.iter().map(Entry::failure))
-            .collect();
         let title = format!("{} · {} · {}", source.name(), method.name(), target.score.formula());
-        writer.figures(&title, &panels, &entries, &scale, progress)?;
+        writer.figures(&title, &panels, &scale, progress)?;
         writer.tables(|| Ok(vec![matrix_table(&attributions)?, token_table(&attributions)?]))?;
+        let classes = loaded.card.model.task.class_names();
+        let section = writer.page(
+            Self::KIND,
+            || report::data(&serde_json::json!({ "classes": classes, "results": &attributions })),
+            &input.failures,
+        )?;
         let n = attributions.len();
         let settings = serde_json::to_value(explainer.provenance(method.as_ref(), &target)).unwrap_or_default();
         writer.document(|| Document::new("salient saliency", attributions, input.failures.clone()).to_json())?;
@@ -127,6 +127,7 @@ impl Figure for SaliencyOptions {
             notes: input.notes,
             failures: input.failures,
             summary: format!("explained {n} sentence(s) with {}", method.name()),
+            section,
         })
     }
 }

@@ -35,7 +35,7 @@ use super::faithfulness::FaithfulnessOptions;
 use super::heatmap::HeatmapOptions;
 use super::projection::ProjectionOptions;
 use super::saliency::SaliencyOptions;
-use super::{option_names, Figure, FigureOutput, Format, Progress, Runtime};
+use super::{option_names, report, Figure, FigureOutput, Format, Progress, Runtime, INDEX};
 use crate::checkpoint::sha256_hex;
 use crate::data::Failure;
 pub use crate::error::SpecError;
@@ -350,27 +350,38 @@ impl Batch<'_> {
     /// returns the manifest.
     pub fn run(&self, progress: &mut dyn Progress, done: &mut dyn FnMut(usize, &str)) -> Result<Manifest> {
         let out = OutputDir::prepare(self.out, self.overwrite)?;
-        out.check_free(&[MANIFEST])?;
+        let formats_of = |figure: &SpecFigure| {
+            self.formats.clone().or_else(|| figure.formats.clone()).unwrap_or_else(|| Format::ALL.to_vec())
+        };
+        let page = self.spec.figures.iter().any(|f| formats_of(f).contains(&Format::Html));
+        out.check_free(if page { &[MANIFEST, INDEX][..] } else { &[MANIFEST][..] })?;
         let mut records = Vec::with_capacity(self.spec.figures.len());
+        let mut sections = Vec::new();
         for (k, figure) in self.spec.figures.iter().enumerate() {
-            let formats =
-                self.formats.clone().or_else(|| figure.formats.clone()).unwrap_or_else(|| Format::ALL.to_vec());
+            let formats = formats_of(figure);
             let result = OutputDir::prepare(&out.path().join(&figure.name), self.overwrite)
                 .and_then(|dir| figure.options.make(self.runtime, &dir, &formats, progress));
             let options = serde_json::to_value(&figure.options).unwrap_or(serde_json::Value::Null);
             records.push(match result {
-                Ok(made) => FigureRecord {
-                    name: figure.name.clone(),
-                    kind: figure.kind.clone(),
-                    status: "ok".into(),
-                    error: None,
-                    files: made.files.iter().map(|f| format!("{}/{f}", figure.name)).collect(),
-                    model: made.model,
-                    options,
-                    settings: made.settings,
-                    notes: made.notes,
-                    failures: made.failures,
-                },
+                Ok(mut made) => {
+                    if let Some(mut section) = made.section.take() {
+                        section.name = figure.name.clone();
+                        section.title = format!("{}: {}", figure.name, section.title);
+                        sections.push(section);
+                    }
+                    FigureRecord {
+                        name: figure.name.clone(),
+                        kind: figure.kind.clone(),
+                        status: "ok".into(),
+                        error: None,
+                        files: made.files.iter().map(|f| format!("{}/{f}", figure.name)).collect(),
+                        model: made.model,
+                        options,
+                        settings: made.settings,
+                        notes: made.notes,
+                        failures: made.failures,
+                    }
+                }
                 Err(e) => FigureRecord {
                     name: figure.name.clone(),
                     kind: figure.kind.clone(),
@@ -393,6 +404,11 @@ impl Batch<'_> {
             spec_sha256: sha256_hex(self.spec_bytes),
             figures: records,
         };
+        if page {
+            let name = self.spec_path.file_stem().map_or_else(|| "export".into(), |s| s.to_string_lossy());
+            let title = format!("{name}: {} figure(s) made by salient export", sections.len());
+            out.write(INDEX, report::page(&title, &sections)?.as_bytes())?;
+        }
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Encode { format: "JSON", message: e.to_string() })?;
         out.write(MANIFEST, &json)?;
