@@ -34,27 +34,56 @@ pub fn escape_html(text: &str) -> String {
 /// An HTML page listing `entries` under `title`. Figures are SVG documents written by salient's
 /// renderer (their text already escaped); they are placed inline without their XML declaration.
 pub fn index_html(title: &str, entries: &[IndexEntry]) -> String {
+    let failed = entries.iter().filter(|e| e.error.is_some()).count();
+    let mut html = index_head(title, failed);
+    for e in entries {
+        html += &index_entry(e);
+    }
+    html + INDEX_TAIL
+}
+
+/// The start of the page: its title, and how many inputs failed.
+pub(crate) fn index_head(title: &str, failed: usize) -> String {
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>\nbody {{ font-family: sans-serif; margin: 2em; }}\nfigure {{ margin: 0 0 2em 0; }}\nfigcaption {{ font-weight: bold; margin-bottom: 0.3em; }}\nfigure svg {{ max-width: 100%; height: auto; display: block; margin-bottom: 0.5em; }}\n.error {{ color: #b2182b; }}\n</style>\n</head>\n<body>\n<h1>{t}</h1>\n",
         t = escape_html(title)
     );
-    let failed = entries.iter().filter(|e| e.error.is_some()).count();
     if failed > 0 {
         html += &format!("<p class=\"error\">{failed} input(s) failed; see below.</p>\n");
     }
-    for e in entries {
-        html += &format!("<figure>\n<figcaption>{}</figcaption>\n", escape_html(&e.caption));
-        if let Some(err) = &e.error {
-            html += &format!("<p class=\"error\">{}</p>\n", escape_html(err));
-        }
-        for svg in &e.figures {
-            html += strip_xml_declaration(svg).trim();
-            html += "\n";
-        }
-        html += "</figure>\n";
-    }
-    html + "</body>\n</html>\n"
+    html
 }
+
+/// One entry of the page, its figures inline.
+pub(crate) fn index_entry(e: &IndexEntry) -> String {
+    let mut html = entry_start(&e.caption, e.error.as_deref());
+    for svg in &e.figures {
+        html += strip_xml_declaration(svg).trim();
+        html += "\n";
+    }
+    html + "</figure>\n"
+}
+
+/// One entry of the page whose figures are shown from their SVG files next to the page
+/// (`files`, relative names), loaded by the browser only when scrolled to.
+pub(crate) fn index_entry_linked(caption: &str, files: &[String]) -> String {
+    let mut html = entry_start(caption, None);
+    for file in files {
+        html += &format!("<img src=\"{}\" alt=\"{}\" loading=\"lazy\" style=\"max-width: 100%; display: block; margin-bottom: 0.5em;\">\n", escape_html(file), escape_html(caption));
+    }
+    html + "</figure>\n"
+}
+
+fn entry_start(caption: &str, error: Option<&str>) -> String {
+    let mut html = format!("<figure>\n<figcaption>{}</figcaption>\n", escape_html(caption));
+    if let Some(err) = error {
+        html += &format!("<p class=\"error\">{}</p>\n", escape_html(err));
+    }
+    html
+}
+
+/// The end of the page.
+pub(crate) const INDEX_TAIL: &str = "</body>\n</html>\n";
 
 fn strip_xml_declaration(svg: &str) -> &str {
     match svg.trim_start().strip_prefix("<?xml") {

@@ -149,7 +149,7 @@ impl Figure for AutoencoderSaliencyOptions {
         writer.document(|| Document::new("salient autoencoder saliency", results, input.failures.clone()).to_json())?;
         Ok(FigureOutput {
             model: Some(model),
-            files: writer.finish(),
+            files: writer.finish()?,
             settings: serde_json::json!({
                 "score": self.score, "outputs": self.outputs, "max_tokens": max_tokens, "steps": !self.no_steps
             }),

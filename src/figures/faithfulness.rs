@@ -138,7 +138,7 @@ impl FaithfulnessOptions {
         writer.figures(&title, &panels, &entries, &Default::default(), progress)?;
         writer.tables(|| Ok(vec![table(report)?]))?;
         writer.document(|| Document::new("salient faithfulness", vec![report.clone()], Vec::new()).to_json())?;
-        Ok(writer.finish())
+        writer.finish()
     }
 }
 

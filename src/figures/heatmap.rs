@@ -127,7 +127,7 @@ impl Figure for HeatmapOptions {
         writer.document(|| Document::new("salient heatmap", all, input.failures.clone()).to_json())?;
         Ok(FigureOutput {
             model: Some(source),
-            files: writer.finish(),
+            files: writer.finish()?,
             settings: serde_json::json!({"view": self.view, "sentences": sentences.len()}),
             notes: input.notes,
             failures: input.failures,

@@ -35,7 +35,7 @@ use crate::data::{gather, Failure, Sentence, Vocab};
 use crate::error::{Error, Result};
 use crate::explain::{Baseline, MethodParams};
 pub use crate::export::Format;
-use crate::export::{index_html, IndexEntry, OutputDir};
+use crate::export::{index_entry, index_entry_linked, index_head, IndexEntry, OutputDir, Partial, INDEX_TAIL};
 use crate::render::{heatmap_svg, scatter_svg, Heatmap, RenderOptions, ScaleOptions, Scatter};
 
 /// The shipped classifier a figure uses when none is named.
@@ -112,6 +112,18 @@ pub trait Figure: clap::Args + clap::FromArgMatches + Serialize + DeserializeOwn
         formats: &[Format],
         progress: &mut dyn Progress,
     ) -> Result<FigureOutput>;
+}
+
+/// Make a figure into `out` with `make`, unless `out` records it as complete (a resumed run
+/// whose files are all intact: what making it reported then is returned, and nothing is made);
+/// a figure made is recorded as complete.
+pub fn make_recorded(out: &OutputDir, make: impl FnOnce() -> Result<FigureOutput>) -> Result<FigureOutput> {
+    if let Some(made) = out.completed() {
+        return Ok(made);
+    }
+    let made = make()?;
+    out.done(&made)?;
+    Ok(made)
 }
 
 /// The value of every option of a clap argument group when nothing is given: the defaults of
@@ -229,7 +241,9 @@ pub struct ScaleArgs {
     /// Upper end of the colour scale [default: the largest value].
     #[arg(long, allow_hyphen_values = true)]
     pub vmax: Option<f32>,
-    /// One colour scale for all heatmaps of the figure, so that they compare.
+    /// One colour scale for all heatmaps of the figure, so that they compare (for a long input,
+    /// every result is then kept in memory until all are made, unless both --vmin and --vmax are
+    /// given).
     #[arg(long)]
     pub shared_scale: bool,
 }
@@ -361,21 +375,45 @@ impl Plan {
 
 /// Turns one kind's result into every requested format: the only place that writes figure
 /// files.
+///
+/// A kind may hand its results over in parts (a long input, a batch at a time), calling
+/// [`Writer::figures`], [`Writer::tables`] and [`Writer::document`] once per part: SVG files are
+/// written as they are drawn, and the page, the tables and the document are streamed to
+/// temporary files and put in place by [`Writer::finish`], so that memory does not grow with the
+/// input.
 pub(crate) struct Writer<'a> {
     out: &'a OutputDir,
     formats: &'a [Format],
     plan: Plan,
     written: Vec<String>,
+    /// Panels drawn so far.
+    drawn: usize,
+    page: Option<Page>,
+    tables: Vec<(Partial, Vec<u8>)>,
+    document: Option<Partial>,
 }
 
+/// The HTML page being written: its entries go to a temporary body; its head, which counts the
+/// failures, is known only at the end.
+struct Page {
+    title: String,
+    body: Partial,
+    failed: usize,
+}
+
+/// Figures shown inline on the page; later ones are shown from their SVG files (when written),
+/// so that the page of a long input stays small enough to open.
+pub const INLINE_FIGURES: usize = 500;
+
 impl<'a> Writer<'a> {
-    /// Check that none of the plan's files exists (unless overwriting) before any work.
+    /// Check that none of the plan's files is in the way (see [`OutputDir::check_free`]) before
+    /// any work.
     pub(crate) fn new(out: &'a OutputDir, formats: &'a [Format], plan: Plan) -> Result<Self> {
         if formats.is_empty() {
             return Err(Error::NoInput { what: "output formats" });
         }
         out.check_free(&plan.files(formats))?;
-        Ok(Writer { out, formats, plan, written: Vec::new() })
+        Ok(Writer { out, formats, plan, written: Vec::new(), drawn: 0, page: None, tables: Vec::new(), document: None })
     }
 
     pub(crate) fn wants(&self, format: Format) -> bool {
@@ -388,7 +426,8 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Draw `panels` (SVG files and the HTML page with `entries` under `title`).
+    /// Draw `panels`, the next figures of the plan (SVG files), and add `entries` to the HTML
+    /// page under `title`.
     pub(crate) fn figures(
         &mut self,
         title: &str,
@@ -401,14 +440,17 @@ impl<'a> Writer<'a> {
         if !svg && !html {
             return Ok(());
         }
-        if panels.len() != self.plan.panels.len() || panels.iter().zip(&self.plan.panels).any(|(p, s)| &p.stem != s) {
+        let planned = self.plan.panels.get(self.drawn..self.drawn + panels.len()).unwrap_or_default();
+        if planned.len() != panels.len() || panels.iter().zip(planned).any(|(p, s)| &p.stem != s) {
             return Err(Error::Render {
                 what: title.to_string(),
                 message: "the figures drawn are not the figures planned".into(),
             });
         }
         let ranges = scale_ranges(panels, scale)?;
-        progress.stage("drawing", panels.len());
+        if !panels.is_empty() {
+            progress.stage("drawing", panels.len());
+        }
         let mut drawn = Vec::with_capacity(panels.len());
         for (k, (panel, range)) in panels.iter().zip(ranges).enumerate() {
             let text = match &panel.drawing {
@@ -424,45 +466,100 @@ impl<'a> Writer<'a> {
             progress.advance(k + 1);
         }
         if html {
-            let index: Vec<IndexEntry> = entries
-                .iter()
-                .map(|e| IndexEntry {
-                    caption: e.caption.clone(),
-                    figures: e.panels.iter().map(|&k| drawn[k].clone()).collect(),
-                    error: e.error.clone(),
-                })
-                .collect();
-            self.write(INDEX, index_html(title, &index).as_bytes())?;
+            if self.page.is_none() {
+                let body = self.out.partial(&format!("{INDEX}.body"))?;
+                self.page = Some(Page { title: title.to_string(), body, failed: 0 });
+            }
+            let first = self.drawn;
+            let page = self.page.as_mut().expect("the page was just started");
+            for e in entries {
+                let linked = svg && e.error.is_none() && e.panels.iter().any(|&k| first + k >= INLINE_FIGURES);
+                let text = if linked {
+                    let files: Vec<String> = e.panels.iter().map(|&k| format!("{}.svg", panels[k].stem)).collect();
+                    index_entry_linked(&e.caption, &files)
+                } else {
+                    index_entry(&IndexEntry {
+                        caption: e.caption.clone(),
+                        figures: e.panels.iter().map(|&k| drawn[k].clone()).collect(),
+                        error: e.error.clone(),
+                    })
+                };
+                page.body.append(text.as_bytes())?;
+                page.failed += usize::from(e.error.is_some());
+            }
         }
+        self.drawn += panels.len();
         Ok(())
     }
 
-    /// Write the CSV tables, computed only when CSV is wanted.
+    /// Write the CSV tables, computed only when CSV is wanted. A later call continues the
+    /// tables: its tables' header lines are the same and are not repeated.
     pub(crate) fn tables(&mut self, tables: impl FnOnce() -> Result<Vec<Vec<u8>>>) -> Result<()> {
         if !self.wants(Format::Csv) {
             return Ok(());
         }
         let tables = tables()?;
-        let names = self.plan.tables.clone();
-        for (name, bytes) in names.iter().zip(tables) {
-            self.write(name, &bytes)?;
+        if self.tables.is_empty() {
+            for (name, bytes) in self.plan.tables.iter().zip(tables) {
+                let mut partial = self.out.partial(name)?;
+                partial.append(&bytes)?;
+                let header = bytes.split_inclusive(|&b| b == b'\n').next().unwrap_or_default().to_vec();
+                self.tables.push((partial, header));
+            }
+            return Ok(());
+        }
+        for ((partial, header), bytes) in self.tables.iter_mut().zip(tables) {
+            let rows = bytes.strip_prefix(header.as_slice()).ok_or_else(|| Error::Encode {
+                format: "CSV",
+                message: "a later part of a table has another header".into(),
+            })?;
+            partial.append(rows)?;
         }
         Ok(())
     }
 
-    /// Write the JSON document, computed only when JSON is wanted.
+    /// Write the JSON document, computed only when JSON is wanted; a later call appends to it
+    /// (see [`crate::export::DocumentStream`]).
     pub(crate) fn document(&mut self, document: impl FnOnce() -> Result<Vec<u8>>) -> Result<()> {
         if !self.wants(Format::Json) {
             return Ok(());
         }
         let bytes = document()?;
-        let name = self.plan.document;
-        self.write(name, &bytes)
+        if self.document.is_none() {
+            self.document = Some(self.out.partial(self.plan.document)?);
+        }
+        self.document.as_mut().expect("the document was just started").append(&bytes)
     }
 
-    /// The files written.
-    pub(crate) fn finish(self) -> Vec<String> {
-        self.written
+    /// Put the page, the tables and the document in place: the files written, in order.
+    pub(crate) fn finish(mut self) -> Result<Vec<String>> {
+        if self.drawn != self.plan.panels.len() && (self.wants(Format::Svg) || self.wants(Format::Html)) {
+            return Err(Error::Render {
+                what: self.page.as_ref().map_or_else(String::new, |p| p.title.clone()),
+                message: "the figures drawn are not the figures planned".into(),
+            });
+        }
+        if let Some(page) = self.page.take() {
+            let mut index = self.out.partial(INDEX)?;
+            index.append(index_head(&page.title, page.failed).as_bytes())?;
+            index.append_file(page.body)?;
+            index.append(INDEX_TAIL.as_bytes())?;
+            self.commit(index, INDEX)?;
+        }
+        let tables = std::mem::take(&mut self.tables);
+        for ((partial, _), name) in tables.into_iter().zip(self.plan.tables.clone()) {
+            self.commit(partial, name)?;
+        }
+        if let Some(document) = self.document.take() {
+            self.commit(document, self.plan.document)?;
+        }
+        Ok(self.written)
+    }
+
+    fn commit(&mut self, partial: Partial, name: &str) -> Result<()> {
+        self.out.commit(partial)?;
+        self.written.push(name.to_string());
+        Ok(())
     }
 }
 

@@ -220,7 +220,7 @@ impl Figure for ProjectionOptions {
         writer.document(|| Document::new("salient tsne", vec![projection], set.failures.clone()).to_json())?;
         Ok(FigureOutput {
             model: Some(model),
-            files: writer.finish(),
+            files: writer.finish()?,
             settings,
             notes,
             failures: set.failures,
