@@ -2,7 +2,8 @@
 //! `saliency` and `export` runs killed (SIGKILL) at moments spread over a run and finished with
 //! `--resume` end with the bytes of a run that was never interrupted and leave no temporary
 //! behind; `--force` removes what an earlier run wrote and nothing else; an output directory that
-//! cannot be written stops an export before any figure is made.
+//! cannot be written stops an export before any figure is made; a long input is written a part
+//! at a time into the same files that one part would make.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -256,4 +257,46 @@ fn an_unwritable_output_is_found_before_any_figure_is_made() {
         let (ok, _, err) = salient(&["saliency", "--model", s(&model), "--text", "good", "--out", s(&out)]);
         assert!(!ok && err.contains("cannot write into"), "{err}");
     }
+}
+
+#[test]
+fn a_long_input_is_written_in_parts_into_the_files_one_part_makes() {
+    let work = tempfile::tempdir().unwrap();
+    let model = root().join("data/models/rnn-fine");
+    // Sentences of one length: batches are then the same whether made per part or all at once.
+    let words = ["good", "bad", "dull", "funny", "great", "boring"];
+    let mut lines: Vec<String> = (0..520).map(|i| format!("the film is {}", words[i % 6])).collect();
+    lines[7] = "zorp blargh".into();
+    let input = work.path().join("in.txt");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["saliency", "--model", s(&model), "--input", s(&input), "--out", s(out), "--quiet"];
+        args.extend_from_slice(&["--batch-size", "4", "--threads", "2"]);
+        args.extend_from_slice(extra);
+        let (ok, _, err) = salient(&args);
+        assert!(!ok && err.contains("line 8") && err.contains("1 input(s) could not be used"), "{err}");
+    };
+    // 519 sentences in parts of 16 batches of 4; with one colour scale for all, in one part.
+    let parts = work.path().join("parts");
+    run(&parts, &[]);
+    let whole = work.path().join("whole");
+    run(&whole, &["--shared-scale"]);
+    for name in ["saliency.csv", "tokens.csv", "saliency.json"] {
+        assert!(std::fs::read(parts.join(name)).unwrap() == std::fs::read(whole.join(name)).unwrap(), "{name}");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(parts.join("saliency.json")).unwrap()).unwrap();
+    let ids: Vec<u64> = json["results"].as_array().unwrap().iter().map(|r| r["sentence"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=520).filter(|&i| i != 8).collect::<Vec<_>>());
+    assert_eq!(json["failures"][0]["at"], "line 8");
+    let csv = std::fs::read_to_string(parts.join("tokens.csv")).unwrap();
+    assert_eq!(csv.matches("sentence,position").count(), 1, "one header");
+    assert_eq!(csv.lines().count(), 1 + 519 * 4);
+    // The page: the first 500 figures inline, the others from their files, the failure last.
+    let page = std::fs::read_to_string(parts.join("index.html")).unwrap();
+    assert_eq!(page.matches("<svg").count(), 500);
+    assert_eq!(page.matches("<img src=\"sentence-").count(), 19);
+    assert!(page.contains("<img src=\"sentence-0520.svg\""));
+    assert!(page.contains("1 input(s) failed") && page.rfind("line 8") > page.rfind("sentence-0520.svg"));
+    assert_eq!(tree(&parts).keys().filter(|n| n.ends_with(".svg")).count(), 519);
+    recorded(&parts, &[]);
 }
