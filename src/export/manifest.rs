@@ -134,7 +134,7 @@ impl Record {
             Err(e) => return Err(Error::io("cannot read", &path, e)),
         };
         let mut lines = text.split_inclusive(|&b| b == b'\n').filter(|l| l.ends_with(b"\n"));
-        let Some(Ok(Line::Run { run })) = lines.next().map(|l| serde_json::from_slice::<Line>(l)) else {
+        let Some(Ok(Line::Run { run })) = lines.next().map(serde_json::from_slice::<Line>) else {
             return Ok(None);
         };
         let mut record = Record { run, ..Record::default() };
@@ -151,6 +151,20 @@ impl Record {
             }
         }
         Ok(Some(record))
+    }
+
+    /// A file the record lists (in `dir` or a recorded sub-directory) that is still there.
+    fn present(&self, dir: &Path) -> Result<Option<PathBuf>> {
+        if let Some(name) = self.files.keys().find(|n| dir.join(n).exists()) {
+            return Ok(Some(dir.join(name)));
+        }
+        for name in &self.dirs {
+            let sub = dir.join(name);
+            if let Some(path) = Record::read(&sub)?.map(|r| r.present(&sub)).transpose()?.flatten() {
+                return Ok(Some(path));
+            }
+        }
+        Ok(None)
     }
 
     /// Whether every recorded file is in `dir` with the recorded bytes.
@@ -239,8 +253,8 @@ impl Journal {
         let record = match (existing, old) {
             (_, None) => fresh,
             (Existing::Refuse, Some(old)) => {
-                if let Some(name) = old.files.keys().chain(&old.dirs).find(|n| dir.join(n).exists()) {
-                    return Err(Error::Exists { path: dir.join(name) });
+                if let Some(path) = old.present(dir)? {
+                    return Err(Error::Exists { path });
                 }
                 fresh
             }
@@ -377,6 +391,24 @@ mod tests {
         assert!(sub.join("edited.svg").exists(), "a file changed since is not salient's any more");
         assert!(dir.path().join("mine.txt").exists());
         assert!(!dir.path().join(".x.tmp-4000000000").exists(), "a dead run's temporary is removed");
+    }
+
+    #[test]
+    fn only_files_still_there_stop_a_new_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("fig");
+        std::fs::create_dir(&sub).unwrap();
+        let mut top = Journal::open(dir.path(), Existing::Refuse, "k").unwrap();
+        top.dir("fig").unwrap();
+        top.file("gone.json", sum(b"g")).unwrap();
+        let mut inner = Journal::open(&sub, Existing::Refuse, "f").unwrap();
+        inner.file("a.svg", sum(b"a")).unwrap();
+        Journal::open(dir.path(), Existing::Refuse, "k").unwrap();
+        let mut top = Journal::open(dir.path(), Existing::Refuse, "k").unwrap();
+        top.dir("fig").unwrap();
+        std::fs::write(sub.join("a.svg"), b"a").unwrap();
+        let err = Journal::open(dir.path(), Existing::Refuse, "k").unwrap_err();
+        assert!(matches!(&err, Error::Exists { path } if path == &sub.join("a.svg")), "{err}");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! page ([`index_html`]). What goes into them is decided by [`crate::figures`].
 //!
 //! Every file is written to a temporary name in its directory and then moved into place, so an
-//! interrupted run leaves no half-written file. A file that exists already is never replaced
-//! unless the [`OutputDir`] was opened with `overwrite` (the CLI's `--force`).
+//! interrupted run leaves no half-written file. An [`OutputDir`] records every file it writes
+//! ([`manifest`]), so that a run killed at any moment can be finished ([`Existing::Resume`]) and
+//! an earlier run's files replaced without touching others ([`Existing::Replace`]); otherwise a
+//! file that exists already is never replaced.
 
 pub mod csv;
 mod index;
@@ -107,8 +109,8 @@ impl OutputDir {
         }
     }
 
-    /// Write `bytes` to `name` in the directory: recorded, written to a temporary file, then
-    /// moved into place (see [`OutputDir::commit`]).
+    /// Write `bytes` to `name` in the directory: to a temporary file, recorded, then moved into
+    /// place (see [`manifest`]).
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
         let mut partial = self.partial(name)?;
         partial.append(bytes)?;
@@ -373,7 +375,7 @@ mod tests {
         }
         let r = |k: u8| R {
             a: vec![k as f32 / 3.0],
-            b: (k % 2 == 0).then(|| "x\ny \"z\"".into()),
+            b: k.is_multiple_of(2).then(|| "x\ny \"z\"".into()),
             c: vec![vec![], vec![k]],
             d: Default::default(),
         };
