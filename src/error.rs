@@ -179,6 +179,12 @@ pub enum Error {
         /// The file that would be overwritten.
         path: PathBuf,
     },
+    /// A run was resumed in a directory that holds another run's files.
+    #[error("{} holds the files of another run (other options, formats or spec); only the same run can be resumed", dir.display())]
+    OtherRun {
+        /// The output directory.
+        dir: PathBuf,
+    },
     /// An export spec cannot be used.
     #[error(transparent)]
     Spec(#[from] SpecError),

@@ -69,7 +69,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         spec_path: &args.spec,
         spec_bytes: &bytes,
         out: dir,
-        overwrite: args.out.force,
+        existing: args.out.existing(),
         formats: args.format.clone(),
         runtime: &runtime,
     };

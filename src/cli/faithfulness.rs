@@ -1,7 +1,7 @@
 //! `salient faithfulness`.
 
 use anyhow::{Context, Result};
-use salient::export::OutputDir;
+use salient::export::{run_key, OutputDir};
 use salient::figures::faithfulness::{markdown, FaithfulnessOptions};
 
 use super::{FormatArgs, GlobalArgs, JsonArg, OutArgs};
@@ -31,7 +31,8 @@ pub struct Args {
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let runtime = global.runtime()?;
-    let out = args.out.out.as_ref().map(|d| OutputDir::prepare(d, args.out.force)).transpose()?;
+    let key = run_key(&("faithfulness", &args.options, &args.format.format));
+    let out = args.out.out.as_ref().map(|d| OutputDir::open(d, args.out.existing(), &key)).transpose()?;
     if let Some(out) = &out {
         args.options.check_out(out, &args.format.format)?;
     }

@@ -13,6 +13,7 @@ use anyhow::{bail, Result};
 use candle_core::Device;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use salient::export::Existing;
 use salient::figures::heatmap::HeatmapOptions;
 use salient::figures::projection::ProjectionOptions;
 use salient::figures::saliency::SaliencyOptions;
@@ -145,18 +146,38 @@ pub fn escape_terminal(text: &str) -> String {
         .collect()
 }
 
-/// `--out` and `--force`: where files go.
+/// `--out`, `--force` and `--resume`: where files go, and what happens to what is there.
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutArgs {
-    /// Output directory (created if needed).
+    /// Output directory (created if needed). It records what salient writes into it
+    /// (.salient.jsonl: each file with its SHA-256, written before the file is put in place),
+    /// so that an interrupted run can be finished and an earlier run's files replaced. Without
+    /// --force or --resume, a file that is there already stops the run before any work.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Replace existing output files.
-    #[arg(long)]
+    /// Replace what an earlier run of salient wrote here: the files its record lists are removed
+    /// first (and its figures' directories, for export), so that no stale figure remains; files
+    /// of your own stay, unless one has the name of a file this run writes.
+    #[arg(long, conflicts_with = "resume")]
     pub force: bool,
+    /// Finish an interrupted run (killed, or stopped by an error) with the same options: files
+    /// recorded and intact are kept, figures recorded as complete are not made again, the rest is
+    /// made; the result is byte for byte that of an uninterrupted run. A directory without a
+    /// record starts a new run.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 impl OutArgs {
+    /// What to do with the files of an earlier run.
+    pub fn existing(&self) -> Existing {
+        match (self.force, self.resume) {
+            (true, _) => Existing::Replace,
+            (false, true) => Existing::Resume,
+            (false, false) => Existing::Refuse,
+        }
+    }
+
     /// The output directory, required by this command.
     pub fn required(&self) -> Result<&PathBuf> {
         match &self.out {
@@ -282,7 +303,14 @@ fn library_hint(error: &salient::Error) -> Option<String> {
     use salient::error::SentenceError;
     use salient::Error;
     Some(match error {
-        Error::Exists { .. } => "pass --force to overwrite it, or choose another --out".into(),
+        Error::Exists { .. } => {
+            "pass --resume to finish an interrupted run, --force to replace what an earlier run wrote (and overwrite \
+             this file), or choose another --out"
+                .into()
+        }
+        Error::OtherRun { .. } => {
+            "--resume needs the options the interrupted run was started with; pass --force to replace its files".into()
+        }
         Error::OutputDir { .. } => "choose another --out".into(),
         Error::NoInput { what: "sentences" } => "give --text (repeatable) or --input FILE".into(),
         Error::PhraseSource => "give one of --phrases FILE, --sample N, --preset NAME".into(),

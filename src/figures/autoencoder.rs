@@ -131,7 +131,7 @@ impl Figure for AutoencoderSaliencyOptions {
         let title = format!("{} · autoencoder saliency · {}", dir.display(), formula(self.score));
         writer.figures(&title, &panels, &scale, progress)?;
         writer.tables(|| Ok(vec![matrix_table(&results)?, gradient_table(&results)?]))?;
-        let section = writer.page(Self::KIND, || report::data(&results), &input.failures)?;
+        writer.page(Self::KIND, || report::data(&results), &input.failures)?;
         let mut notes = input.notes;
         for r in results.iter().filter(|r| !r.exact) {
             let note = format!("sentence {}: reconstructed as `{}`", r.sentence, r.output_tokens.join(" "));
@@ -140,9 +140,10 @@ impl Figure for AutoencoderSaliencyOptions {
         }
         let n = results.len();
         writer.document(|| Document::new("salient autoencoder saliency", results, input.failures.clone()).to_json())?;
+        let (files, section) = writer.finish()?;
         Ok(FigureOutput {
             model: Some(model),
-            files: writer.finish(),
+            files,
             settings: serde_json::json!({
                 "score": self.score, "outputs": self.outputs, "max_tokens": max_tokens, "steps": !self.no_steps
             }),

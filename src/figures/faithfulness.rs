@@ -138,9 +138,9 @@ impl FaithfulnessOptions {
         let title = format!("{} · faithfulness · {}", report.model.name(), caption(report, self.split));
         writer.figures(&title, &panels, &Default::default(), progress)?;
         writer.tables(|| Ok(vec![table(report)?]))?;
-        let section = writer.page(Self::KIND, || super::report::data(report), &[])?;
+        writer.page(Self::KIND, || super::report::data(report), &[])?;
         writer.document(|| Document::new("salient faithfulness", vec![report.clone()], Vec::new()).to_json())?;
-        Ok((writer.finish(), section))
+        writer.finish()
     }
 }
 

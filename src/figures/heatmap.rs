@@ -108,12 +108,13 @@ impl Figure for HeatmapOptions {
         let title = format!("{} · {}", source.name(), all.first().map(describe).unwrap_or_default());
         writer.figures(&title, &panels, &scale, progress)?;
         writer.tables(|| Ok(vec![table(&all)?]))?;
-        let section = writer.page(Self::KIND, || Ok(serde_json::Value::Null), &input.failures)?;
+        writer.page(Self::KIND, || Ok(serde_json::Value::Null), &input.failures)?;
         let n = all.len();
         writer.document(|| Document::new("salient heatmap", all, input.failures.clone()).to_json())?;
+        let (files, section) = writer.finish()?;
         Ok(FigureOutput {
             model: Some(source),
-            files: writer.finish(),
+            files,
             settings: serde_json::json!({"view": self.view, "sentences": sentences.len()}),
             notes: input.notes,
             failures: input.failures,

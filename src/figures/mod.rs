@@ -36,7 +36,7 @@ use crate::data::{gather, Failure, Sentence, Vocab};
 use crate::error::{Error, Result};
 use crate::explain::{Baseline, MethodParams};
 pub use crate::export::Format;
-use crate::export::OutputDir;
+use crate::export::{OutputDir, Partial};
 use crate::limits::{Limited, Limits};
 use crate::render::{heatmap_svg, scatter_svg, Heatmap, RenderOptions, ScaleOptions, Scatter};
 
@@ -120,6 +120,21 @@ pub trait Figure: clap::Args + clap::FromArgMatches + Serialize + DeserializeOwn
         formats: &[Format],
         progress: &mut dyn Progress,
     ) -> Result<FigureOutput>;
+}
+
+/// Make a figure into `out` with `make`, unless `out` records it as complete (a resumed run
+/// whose files are all intact: what making it reported then is returned, and nothing is made);
+/// a figure made is recorded as complete.
+pub fn make_recorded(out: &OutputDir, make: impl FnOnce() -> Result<FigureOutput>) -> Result<FigureOutput> {
+    if let Some(mut made) = out.completed::<FigureOutput>() {
+        // Its page, for a page of many figures.
+        made.section =
+            std::fs::read_to_string(out.path().join(INDEX)).ok().and_then(|html| report::read_section(&html));
+        return Ok(made);
+    }
+    let made = make()?;
+    out.done(&made)?;
+    Ok(made)
 }
 
 /// The value of every option of a clap argument group when nothing is given: the defaults of
@@ -237,7 +252,9 @@ pub struct ScaleArgs {
     /// Upper end of the colour scale [default: the largest value].
     #[arg(long, allow_hyphen_values = true)]
     pub vmax: Option<f32>,
-    /// One colour scale for all heatmaps of the figure, so that they compare.
+    /// One colour scale for all heatmaps of the figure, so that they compare (for a long input,
+    /// every result is then kept in memory until all are made, unless both --vmin and --vmax are
+    /// given).
     #[arg(long)]
     pub shared_scale: bool,
 }
@@ -356,24 +373,51 @@ impl Plan {
 
 /// Turns one kind's result into every requested format: the only place that writes figure
 /// files.
+///
+/// A kind may hand its results over in parts (a long input, a batch at a time), calling
+/// [`Writer::figures`], [`Writer::tables`] and [`Writer::document`] once per part: SVG files are
+/// written as they are drawn, and the page, the tables and the document are streamed to
+/// temporary files and put in place by [`Writer::finish`], so that memory does not grow with the
+/// input.
 pub(crate) struct Writer<'a> {
     out: &'a OutputDir,
     formats: &'a [Format],
     plan: Plan,
     written: Vec<String>,
-    /// The figures drawn and their title, kept for the HTML page.
-    drawn: Vec<String>,
-    title: String,
+    /// Panels drawn so far.
+    drawn: usize,
+    /// The HTML page's section, gathered part by part.
+    section: Option<report::Section>,
+    tables: Vec<(Partial, Vec<u8>)>,
+    document: Option<Partial>,
 }
 
+/// Figures shown inline on the page; later ones are shown from their SVG files (when written),
+/// so that the page of a long input stays small enough to open.
+pub const INLINE_FIGURES: usize = 500;
+
+/// Results the page holds for its interactive view; the rest are counted and left to the CSV
+/// and JSON files, so that the page of a long input stays small enough to open.
+pub const REPORT_RESULTS: usize = 500;
+
 impl<'a> Writer<'a> {
-    /// Check that none of the plan's files exists (unless overwriting) before any work.
+    /// Check that none of the plan's files is in the way (see [`OutputDir::check_free`]) before
+    /// any work.
     pub(crate) fn new(out: &'a OutputDir, formats: &'a [Format], plan: Plan) -> Result<Self> {
         if formats.is_empty() {
             return Err(Error::NoInput { what: "output formats" });
         }
         out.check_free(&plan.files(formats))?;
-        Ok(Writer { out, formats, plan, written: Vec::new(), drawn: Vec::new(), title: String::new() })
+        Ok(Writer {
+            out,
+            formats,
+            plan,
+            written: Vec::new(),
+            drawn: 0,
+            section: None,
+            tables: Vec::new(),
+            document: None,
+        })
     }
 
     pub(crate) fn wants(&self, format: Format) -> bool {
@@ -386,7 +430,9 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Draw `panels` into SVG files (and keep them, with `title`, for the HTML page).
+    /// Draw `panels`, the next figures of the plan, into SVG files, and keep them for the HTML
+    /// page under `title` (the first [`INLINE_FIGURES`] inline, later ones as links to their
+    /// files).
     pub(crate) fn figures(
         &mut self,
         title: &str,
@@ -394,19 +440,21 @@ impl<'a> Writer<'a> {
         scale: &ScaleOptions,
         progress: &mut dyn Progress,
     ) -> Result<()> {
-        self.title = title.to_string();
         let (svg, html) = (self.wants(Format::Svg), self.wants(Format::Html));
         if !svg && !html {
             return Ok(());
         }
-        if panels.len() != self.plan.panels.len() || panels.iter().zip(&self.plan.panels).any(|(p, s)| &p.stem != s) {
+        let planned = self.plan.panels.get(self.drawn..self.drawn + panels.len()).unwrap_or_default();
+        if planned.len() != panels.len() || panels.iter().zip(planned).any(|(p, s)| &p.stem != s) {
             return Err(Error::Render {
                 what: title.to_string(),
                 message: "the figures drawn are not the figures planned".into(),
             });
         }
         let ranges = scale_ranges(panels, scale)?;
-        progress.stage("drawing", panels.len());
+        if !panels.is_empty() {
+            progress.stage("drawing", panels.len());
+        }
         let mut drawn = Vec::with_capacity(panels.len());
         for (k, (panel, range)) in panels.iter().zip(ranges).enumerate() {
             let text = match &panel.drawing {
@@ -423,61 +471,110 @@ impl<'a> Writer<'a> {
             }
             progress.advance(k + 1);
         }
-        self.drawn = drawn;
+        if html {
+            let first = self.drawn;
+            let section = self.section.get_or_insert_with(|| report::Section::new(title));
+            if section.title.is_empty() {
+                section.title = title.to_string();
+            }
+            for (k, (panel, text)) in panels.iter().zip(drawn).enumerate() {
+                if first + k < INLINE_FIGURES || !svg {
+                    section.figures.push(text);
+                } else {
+                    section.linked.push(format!("{}.svg", panel.stem));
+                }
+            }
+        }
+        self.drawn += panels.len();
         Ok(())
     }
 
-    /// Write the HTML page (the interactive report of this one figure) from the kind's results
-    /// as `data` (computed only when HTML is wanted; see [`report::Section`] for what each kind
-    /// gives), and return it as a section for a page of many figures.
+    /// Add a part of the kind's results to the HTML page (the interactive report of this
+    /// figure): `data` is computed only when HTML is wanted (see [`report::Section`] for what
+    /// each kind gives); the page keeps the first [`REPORT_RESULTS`] results.
     pub(crate) fn page(
         &mut self,
         kind: &str,
         data: impl FnOnce() -> Result<serde_json::Value>,
         failures: &[Failure],
-    ) -> Result<Option<report::Section>> {
+    ) -> Result<()> {
         if !self.wants(Format::Html) {
-            return Ok(None);
+            return Ok(());
         }
-        let section = report::Section {
-            name: String::new(),
-            kind: kind.to_string(),
-            title: self.title.clone(),
-            data: data()?,
-            figures: std::mem::take(&mut self.drawn),
-            failures: failures.to_vec(),
-        };
-        let html = report::page(&self.title, std::slice::from_ref(&section))?;
-        self.write(INDEX, html.as_bytes())?;
-        Ok(Some(section))
+        let section = self.section.get_or_insert_with(|| report::Section::new(""));
+        section.kind = kind.to_string();
+        section.add(data()?, REPORT_RESULTS);
+        section.failures.extend_from_slice(failures);
+        Ok(())
     }
 
-    /// Write the CSV tables, computed only when CSV is wanted.
+    /// Write the CSV tables, computed only when CSV is wanted. A later call continues the
+    /// tables: its tables' header lines are the same and are not repeated.
     pub(crate) fn tables(&mut self, tables: impl FnOnce() -> Result<Vec<Vec<u8>>>) -> Result<()> {
         if !self.wants(Format::Csv) {
             return Ok(());
         }
         let tables = tables()?;
-        let names = self.plan.tables.clone();
-        for (name, bytes) in names.iter().zip(tables) {
-            self.write(name, &bytes)?;
+        if self.tables.is_empty() {
+            for (name, bytes) in self.plan.tables.iter().zip(tables) {
+                let mut partial = self.out.partial(name)?;
+                partial.append(&bytes)?;
+                let header = bytes.split_inclusive(|&b| b == b'\n').next().unwrap_or_default().to_vec();
+                self.tables.push((partial, header));
+            }
+            return Ok(());
+        }
+        for ((partial, header), bytes) in self.tables.iter_mut().zip(tables) {
+            let rows = bytes.strip_prefix(header.as_slice()).ok_or_else(|| Error::Encode {
+                format: "CSV",
+                message: "a later part of a table has another header".into(),
+            })?;
+            partial.append(rows)?;
         }
         Ok(())
     }
 
-    /// Write the JSON document, computed only when JSON is wanted.
+    /// Write the JSON document, computed only when JSON is wanted; a later call appends to it
+    /// (see [`crate::export::DocumentStream`]).
     pub(crate) fn document(&mut self, document: impl FnOnce() -> Result<Vec<u8>>) -> Result<()> {
         if !self.wants(Format::Json) {
             return Ok(());
         }
         let bytes = document()?;
-        let name = self.plan.document;
-        self.write(name, &bytes)
+        if self.document.is_none() {
+            self.document = Some(self.out.partial(self.plan.document)?);
+        }
+        self.document.as_mut().expect("the document was just started").append(&bytes)
     }
 
-    /// The files written.
-    pub(crate) fn finish(self) -> Vec<String> {
-        self.written
+    /// Put the page, the tables and the document in place: the files written, in order, and the
+    /// figure as a section of the interactive report, for a page of many figures.
+    pub(crate) fn finish(mut self) -> Result<(Vec<String>, Option<report::Section>)> {
+        if self.drawn != self.plan.panels.len() && (self.wants(Format::Svg) || self.wants(Format::Html)) {
+            return Err(Error::Render {
+                what: self.section.as_ref().map_or_else(String::new, |p| p.title.clone()),
+                message: "the figures drawn are not the figures planned".into(),
+            });
+        }
+        let section = self.section.take();
+        if let Some(section) = &section {
+            let html = report::page(&section.title, std::slice::from_ref(section))?;
+            self.write(INDEX, html.as_bytes())?;
+        }
+        let tables = std::mem::take(&mut self.tables);
+        for ((partial, _), name) in tables.into_iter().zip(self.plan.tables.clone()) {
+            self.commit(partial, name)?;
+        }
+        if let Some(document) = self.document.take() {
+            self.commit(document, self.plan.document)?;
+        }
+        Ok((self.written, section))
+    }
+
+    fn commit(&mut self, partial: Partial, name: &str) -> Result<()> {
+        self.out.commit(partial)?;
+        self.written.push(name.to_string());
+        Ok(())
     }
 }
 

@@ -220,14 +220,15 @@ impl Figure for ProjectionOptions {
         let title = format!("{} · {}", projection.model.name(), method.name());
         writer.figures(&title, &panels, &Default::default(), progress)?;
         writer.tables(|| Ok(vec![table(&projection)?]))?;
-        let section = writer.page(Self::KIND, || report::data(&projection), &set.failures)?;
+        writer.page(Self::KIND, || report::data(&projection), &set.failures)?;
         let settings =
             serde_json::json!({"method": projection.method, "phrases": source.describe(), "points": set.phrases.len()});
         let n = set.phrases.len();
         writer.document(|| Document::new("salient tsne", vec![projection], set.failures.clone()).to_json())?;
+        let (files, section) = writer.finish()?;
         Ok(FigureOutput {
             model: Some(model),
-            files: writer.finish(),
+            files,
             settings,
             notes,
             failures: set.failures,

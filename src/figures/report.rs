@@ -47,8 +47,59 @@ pub struct Section {
     /// The SVG figures, each a complete document from salient's renderer (its text escaped).
     #[serde(skip)]
     pub figures: Vec<String>,
+    /// Figures shown from their SVG files (relative to the page) rather than inline.
+    #[serde(skip)]
+    pub linked: Vec<String>,
+    /// Results left out of `data` (a long input keeps its first ones; the CSV and JSON files
+    /// hold them all).
+    pub omitted: usize,
     /// Inputs that could not be used.
     pub failures: Vec<Failure>,
+}
+
+impl Section {
+    /// An empty section under `title`.
+    pub fn new(title: &str) -> Self {
+        Section {
+            name: String::new(),
+            kind: String::new(),
+            title: title.to_string(),
+            data: serde_json::Value::Null,
+            figures: Vec::new(),
+            linked: Vec::new(),
+            omitted: 0,
+            failures: Vec::new(),
+        }
+    }
+
+    /// Add a part of the results: a list, or an object whose `results` is a list, continues the
+    /// list of the parts before; at most `limit` results are kept, the others counted in
+    /// `omitted`.
+    pub fn add(&mut self, part: serde_json::Value, limit: usize) {
+        use serde_json::Value;
+        fn list(value: &mut Value) -> Option<&mut Vec<Value>> {
+            match value {
+                Value::Array(items) => Some(items),
+                Value::Object(map) => map.get_mut("results").and_then(Value::as_array_mut),
+                _ => None,
+            }
+        }
+        let mut part = part;
+        if self.data.is_null() {
+            self.data = std::mem::take(&mut part);
+            if let Some(items) = list(&mut self.data) {
+                if items.len() > limit {
+                    self.omitted += items.len() - limit;
+                    items.truncate(limit);
+                }
+            }
+            return;
+        }
+        let (Some(items), Some(more)) = (list(&mut self.data), list(&mut part)) else { return };
+        let room = limit.saturating_sub(items.len());
+        self.omitted += more.len().saturating_sub(room);
+        items.extend(more.drain(..).take(room));
+    }
 }
 
 /// A kind's results as the JSON data of a [`Section`].
@@ -72,22 +123,38 @@ pub fn page(title: &str, sections: &[Section]) -> Result<String> {
             escape_html(&section.title)
         );
         if !section.failures.is_empty() {
+            html += &format!("<p class=\"failures\">{} input(s) failed:</p>\n", section.failures.len());
             html += "<ul class=\"failures\">\n";
             for f in &section.failures {
                 html += &format!("<li>{}: {}</li>\n", escape_html(&f.at), escape_html(&f.message));
             }
             html += "</ul>\n";
         }
+        if section.omitted > 0 {
+            html += &format!(
+                "<p class=\"note omitted\">The page shows the first results only: {} more are in the figure's CSV and \
+                 JSON files.</p>\n",
+                section.omitted
+            );
+        }
         html += "<div class=\"view\"></div>\n";
-        if !section.figures.is_empty() {
+        let count = section.figures.len() + section.linked.len();
+        if count > 0 {
             let open = if interactive(&section.kind) { "" } else { " open" };
             html += &format!(
-                "<details class=\"static\"{open}>\n<summary>{} figure(s) as drawn in the SVG files</summary>\n",
-                section.figures.len()
+                "<details class=\"static\"{open}>\n<summary>{count} figure(s) as drawn in the SVG files</summary>\n"
             );
             for svg in &section.figures {
+                html += FIGURE_MARK;
                 html += strip_xml_declaration(svg).trim();
                 html += "\n";
+            }
+            for file in &section.linked {
+                html += LINKED_MARK;
+                html += &format!(
+                    "<img src=\"{f}\" alt=\"{f}\" loading=\"lazy\" style=\"max-width: 100%; display: block;\">\n",
+                    f = escape_html(file)
+                );
             }
             html += "</details>\n";
         }
@@ -97,6 +164,58 @@ pub fn page(title: &str, sections: &[Section]) -> Result<String> {
     html += &format!("<script type=\"application/json\" id=\"salient-data\">{}</script>\n", script_safe(&json));
     html += &format!("<script>\n{SCRIPT}</script>\n</body>\n</html>\n");
     Ok(html)
+}
+
+/// Marks each inline figure of a section, so that [`read_section`] finds it again.
+const FIGURE_MARK: &str = "<!--figure-->\n";
+/// Marks each figure shown from its file.
+const LINKED_MARK: &str = "<!--linked-->\n";
+
+/// The section of a one-figure page that [`page`] wrote, read back (for a page of many figures
+/// when a resumed export does not make that figure again); `None` if the page is not one.
+pub(crate) fn read_section(html: &str) -> Option<Section> {
+    let start = html.find("id=\"salient-data\">")? + "id=\"salient-data\">".len();
+    let end = start + html[start..].find("</script>")?;
+    let data: serde_json::Value = serde_json::from_str(&html[start..end]).ok()?;
+    let mut sections: Vec<Section> = serde_json::from_value(data.get("sections")?.clone()).ok()?;
+    if sections.len() != 1 {
+        return None;
+    }
+    let mut section = sections.remove(0);
+    if let Some(open) = html.find("<details class=\"static\"") {
+        let block = &html[open..open + html[open..].find("</details>")?];
+        let marks: Vec<(usize, bool)> = block
+            .match_indices("<!--")
+            .filter_map(|(i, _)| {
+                let rest = &block[i..];
+                (rest.starts_with(FIGURE_MARK) || rest.starts_with(LINKED_MARK))
+                    .then(|| (i, rest.starts_with(LINKED_MARK)))
+            })
+            .collect();
+        for (k, &(at, linked)) in marks.iter().enumerate() {
+            let from = at + if linked { LINKED_MARK.len() } else { FIGURE_MARK.len() };
+            let to = marks.get(k + 1).map_or(block.len(), |m| m.0);
+            let text = block[from..to].trim();
+            if linked {
+                section.linked.push(linked_file(text)?);
+            } else {
+                section.figures.push(text.to_string());
+            }
+        }
+    }
+    Some(section)
+}
+
+/// The file an `<img src="...">` line written by [`page`] shows.
+fn linked_file(img: &str) -> Option<String> {
+    let src = img.split_once("src=\"")?.1.split_once('"')?.0;
+    Some(
+        src.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&"),
+    )
 }
 
 /// Whether the script draws an interactive view of `kind` (its SVGs are then folded away).
@@ -139,6 +258,8 @@ mod tests {
             title: format!("title {text}"),
             data: serde_json::json!([{ "text": text, "words": [text] }]),
             figures: vec!["<?xml version=\"1.0\"?>\n<svg width=\"1\"></svg>".into()],
+            linked: Vec::new(),
+            omitted: 0,
             failures: vec![Failure { at: "line 2".into(), message: format!("bad {text}") }],
         }
     }
@@ -150,13 +271,40 @@ mod tests {
         assert!(!html.contains("<img"), "{html}");
         assert_eq!(html.matches("<script").count(), 2, "only the data block and the script");
         assert_eq!(html.matches("</script>").count(), 2);
-        assert!(!html.contains('\u{2028}'));
-        // The data block is still the same JSON.
+        // The data block is still the same JSON, with no raw line separator.
         let start = html.find("id=\"salient-data\">").unwrap() + "id=\"salient-data\">".len();
         let end = start + html[start..].find("</script>").unwrap();
+        assert!(!html[start..end].contains('\u{2028}'));
         let data: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
         assert_eq!(data["sections"][0]["data"][0]["text"], hostile);
         assert_eq!(data["title"], format!("run {hostile}"));
+    }
+
+    #[test]
+    fn a_one_figure_page_reads_back_as_its_section() {
+        let mut section = section("<b>x</b>");
+        section.figures.push("<svg id=\"two\"></svg>".into());
+        section.linked = vec!["sentence-0501.svg".into(), "a&b.svg".into()];
+        section.omitted = 3;
+        let html = page("t", std::slice::from_ref(&section)).unwrap();
+        let back = read_section(&html).unwrap();
+        assert_eq!(back.figures, vec!["<svg width=\"1\"></svg>".to_string(), "<svg id=\"two\"></svg>".into()]);
+        assert_eq!(back.linked, section.linked);
+        assert_eq!((back.data, back.omitted, back.failures), (section.data, 3, section.failures));
+        assert!(read_section("<html></html>").is_none());
+    }
+
+    #[test]
+    fn parts_continue_the_results_up_to_the_limit() {
+        let mut s = Section::new("t");
+        s.add(serde_json::json!({ "classes": ["a"], "results": [1, 2] }), 3);
+        s.add(serde_json::json!({ "classes": ["a"], "results": [3, 4] }), 3);
+        s.add(serde_json::json!({ "classes": ["a"], "results": [5] }), 3);
+        assert_eq!(s.data, serde_json::json!({ "classes": ["a"], "results": [1, 2, 3] }));
+        assert_eq!(s.omitted, 2);
+        let mut list = Section::new("t");
+        list.add(serde_json::json!([1, 2, 3, 4]), 2);
+        assert_eq!((list.data, list.omitted), (serde_json::json!([1, 2]), 2));
     }
 
     #[test]

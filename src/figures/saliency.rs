@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    clap_defaults, report, Figure, FigureOutput, Format, InputArgs, MethodArgs, ModelArg, Panel, Plan, Progress,
-    Runtime, ScaleArgs, SeedArg, Writer, DEFAULT_CLASSIFIER,
+    clap_defaults, report, Figure, FigureOutput, Format, InputArgs, MethodArgs, ModelArg, NoProgress, Panel, Plan,
+    Progress, Runtime, ScaleArgs, SeedArg, Writer, DEFAULT_CLASSIFIER,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::vocab::UNK_ID;
@@ -17,7 +17,7 @@ use crate::data::DEFAULT_MAX_TOKENS;
 use crate::error::Result;
 use crate::explain::{build_method, method_names, Attribution, ClassChoice, Explainer, ScoreKind, Target};
 use crate::export::csv::Table;
-use crate::export::{Document, OutputDir};
+use crate::export::{DocumentStream, OutputDir};
 use crate::render::{format_number, Heatmap};
 
 /// Options of a saliency figure (`salient saliency`, `kind = "saliency"`).
@@ -57,7 +57,9 @@ pub struct SaliencyOptions {
     /// Longest sentence accepted, in tokens.
     #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
-    /// Sentences per batch (one forward and backward pass each).
+    /// Sentences per batch (one forward and backward pass each). Sentences are explained and their
+    /// files written 16 batches at a time, so memory stays flat however long the input (with
+    /// --shared-scale but not both --vmin and --vmax, every result is kept until the end).
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
 }
@@ -67,6 +69,9 @@ impl Default for SaliencyOptions {
         clap_defaults()
     }
 }
+
+/// Batches of sentences explained and written at a time (see [`Writer`]).
+pub const STREAM_BATCHES: usize = 16;
 
 /// The file of sentence `id`'s figure, without `.svg`.
 pub fn figure_stem(id: usize) -> String {
@@ -102,31 +107,49 @@ impl Figure for SaliencyOptions {
         let source = ModelSource::of(&loaded);
         let explainer =
             Explainer::new(&loaded.model, source.clone()).batch_size(self.batch_size).threads(runtime.threads);
-        progress.stage(method.name(), input.sentences.len());
-        let attributions =
-            explainer.attribute(method.as_ref(), &input.sentences, &target, &mut |done| progress.advance(done))?;
-
-        let panels: Vec<Panel> =
-            attributions.iter().map(|a| Panel::heatmap(figure_stem(a.sentence), heatmap(a), 0)).collect();
         let title = format!("{} · {} · {}", source.name(), method.name(), target.score.formula());
-        writer.figures(&title, &panels, &scale, progress)?;
-        writer.tables(|| Ok(vec![matrix_table(&attributions)?, token_table(&attributions)?]))?;
+        // Sentences are explained and written a part at a time, so that memory does not grow with
+        // the input; one colour scale shared by every figure needs every result first.
+        let fixed_scale = !scale.shared || (scale.vmin.is_some() && scale.vmax.is_some());
+        let part = if fixed_scale { STREAM_BATCHES * self.batch_size.max(1) } else { usize::MAX };
+        let streaming = input.sentences.len() > part;
+        let mut document = DocumentStream::new("salient saliency", input.failures.clone())?;
+        progress.stage(method.name(), input.sentences.len());
         let classes = loaded.card.model.task.class_names();
-        let section = writer.page(
+        let mut done = 0;
+        for sentences in input.sentences.chunks(part) {
+            let attributions = explainer.attribute(method.as_ref(), sentences, &target, &mut |n| {
+                progress.advance(done + n);
+            })?;
+            let panels: Vec<Panel> =
+                attributions.iter().map(|a| Panel::heatmap(figure_stem(a.sentence), heatmap(a), 0)).collect();
+            // Drawing a part is not a stage of its own when there are many parts.
+            let drawing: &mut dyn Progress = if streaming { &mut NoProgress } else { &mut *progress };
+            writer.figures(&title, &panels, &scale, drawing)?;
+            writer.tables(|| Ok(vec![matrix_table(&attributions)?, token_table(&attributions)?]))?;
+            writer.page(
+                Self::KIND,
+                || report::data(&serde_json::json!({ "classes": classes, "results": &attributions })),
+                &[],
+            )?;
+            writer.document(|| document.results(&attributions))?;
+            done += sentences.len();
+        }
+        writer.page(
             Self::KIND,
-            || report::data(&serde_json::json!({ "classes": classes, "results": &attributions })),
+            || report::data(&serde_json::json!({ "classes": classes, "results": [] })),
             &input.failures,
         )?;
-        let n = attributions.len();
+        writer.document(|| Ok(document.end()))?;
         let settings = serde_json::to_value(explainer.provenance(method.as_ref(), &target)).unwrap_or_default();
-        writer.document(|| Document::new("salient saliency", attributions, input.failures.clone()).to_json())?;
+        let (files, section) = writer.finish()?;
         Ok(FigureOutput {
             model: Some(source),
-            files: writer.finish(),
+            files,
             settings,
             notes: input.notes,
             failures: input.failures,
-            summary: format!("explained {n} sentence(s) with {}", method.name()),
+            summary: format!("explained {done} sentence(s) with {}", method.name()),
             section,
         })
     }

@@ -35,12 +35,12 @@ use super::faithfulness::FaithfulnessOptions;
 use super::heatmap::HeatmapOptions;
 use super::projection::ProjectionOptions;
 use super::saliency::SaliencyOptions;
-use super::{option_names, report, Figure, FigureOutput, Format, Progress, Runtime, INDEX};
+use super::{make_recorded, option_names, report, Figure, FigureOutput, Format, Progress, Runtime, INDEX};
 use crate::checkpoint::sha256_hex;
 use crate::data::Failure;
 pub use crate::error::SpecError;
 use crate::error::{Error, Result};
-use crate::export::OutputDir;
+use crate::export::{run_key, Existing, OutputDir};
 
 /// The figure kinds a spec can name.
 pub const KINDS: &[&str] = &[
@@ -336,8 +336,8 @@ pub struct Batch<'a> {
     pub spec_bytes: &'a [u8],
     /// The output directory: one sub-directory per figure, and `manifest.json`.
     pub out: &'a Path,
-    /// Replace existing files.
-    pub overwrite: bool,
+    /// What to do with the files of an earlier run in `out`.
+    pub existing: Existing,
     /// Formats for every figure, over what the spec says (`None`: the spec's, else all).
     pub formats: Option<Vec<Format>>,
     /// Device and threads.
@@ -346,27 +346,39 @@ pub struct Batch<'a> {
 
 impl Batch<'_> {
     /// Make every figure, telling `progress` of each one's stages; `done(k, name)` is called
-    /// after figure `k`. A figure's failure is recorded and the others still run. Writes and
-    /// returns the manifest.
+    /// after figure `k`. Every figure's directory is checked before any figure is made. A
+    /// figure's failure is recorded and the others still run; when resuming, a figure that is
+    /// complete is not made again. Writes and returns the manifest.
     pub fn run(&self, progress: &mut dyn Progress, done: &mut dyn FnMut(usize, &str)) -> Result<Manifest> {
-        let out = OutputDir::prepare(self.out, self.overwrite)?;
+        let key = run_key(&("export", sha256_hex(self.spec_bytes), &self.formats));
+        let out = OutputDir::open(self.out, self.existing, &key)?;
         let formats_of = |figure: &SpecFigure| {
             self.formats.clone().or_else(|| figure.formats.clone()).unwrap_or_else(|| Format::ALL.to_vec())
         };
         let page = self.spec.figures.iter().any(|f| formats_of(f).contains(&Format::Html));
         out.check_free(if page { &[MANIFEST, INDEX][..] } else { &[MANIFEST][..] })?;
+        // Every figure's directory first: one that cannot be written stops the run before any work.
+        let dirs = self
+            .spec
+            .figures
+            .iter()
+            .map(|figure| {
+                let formats = formats_of(figure);
+                let dir = out.sub(&figure.name, &run_key(&(&figure.kind, &figure.options, &formats)))?;
+                Ok((dir, formats))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut records = Vec::with_capacity(self.spec.figures.len());
         let mut sections = Vec::new();
-        for (k, figure) in self.spec.figures.iter().enumerate() {
-            let formats = formats_of(figure);
-            let result = OutputDir::prepare(&out.path().join(&figure.name), self.overwrite)
-                .and_then(|dir| figure.options.make(self.runtime, &dir, &formats, progress));
+        for (k, (figure, (dir, formats))) in self.spec.figures.iter().zip(dirs).enumerate() {
+            let result = make_recorded(&dir, || figure.options.make(self.runtime, &dir, &formats, progress));
             let options = serde_json::to_value(&figure.options).unwrap_or(serde_json::Value::Null);
             records.push(match result {
                 Ok(mut made) => {
                     if let Some(mut section) = made.section.take() {
                         section.name = figure.name.clone();
                         section.title = format!("{}: {}", figure.name, section.title);
+                        section.linked = section.linked.iter().map(|l| format!("{}/{l}", figure.name)).collect();
                         sections.push(section);
                     }
                     FigureRecord {
