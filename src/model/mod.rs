@@ -25,6 +25,7 @@ pub mod trace;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
 pub use classifier::{Arch, Classifier, ClassifierConfig, Dropout, InputGradient, UnknownArch};
+pub use hand::train::{TrainingGradients, TrainingPass};
 pub use hand::Unsupported;
 pub use recurrent::CellKind;
 pub use trace::{Direction, Gate, NoTrace, Observer, Site, SiteKind, Trace, TraceRequest};
