@@ -196,11 +196,7 @@ impl Autoencoder {
         }
     }
 
-    fn training_gradients_autograd(
-        &self,
-        b: &PairBatch,
-        mut dropout: Option<&mut Dropout>,
-    ) -> Result<TrainingGradients> {
+    fn training_gradients_autograd(&self, b: &PairBatch, dropout: Option<&mut Dropout>) -> Result<TrainingGradients> {
         let x = Var::from_tensor(&self.embed(&b.src_ids, b.src_len, b.batch)?)?;
         let y = Var::from_tensor(&self.embed(&b.decoder_ids, b.tgt_len, b.batch)?)?;
         let mask = self.source_mask(b)?;

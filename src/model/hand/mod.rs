@@ -129,7 +129,7 @@ impl<'a, T> Mat<'a, T> {
 const PARALLEL_WORK: usize = 1 << 21;
 
 /// `c (m x n, row-major) = [c +] a (m x k) * b (k x n)`. Large products use candle's thread
-/// count; each output element is summed in the same order whatever the thread count.
+/// count (the same thread count gives the same result).
 pub(crate) fn matmul<T: Real>(c: &mut [T], a: Mat<T>, b: Mat<T>, m: usize, n: usize, k: usize, add: bool) {
     assert!(c.len() >= m * n && a.fits(m, k) && b.fits(k, n));
     if m == 0 || n == 0 {
