@@ -236,12 +236,12 @@ pub(crate) fn autoencoder<T: Real>(
     let s_enc = Shape { batch: rows, steps: src, dim, hidden: h };
     let s_dec = Shape { batch: rows, steps: tgt, dim, hidden: h };
     let encoded = enc.forward(s_enc, &x, &real_src, None, false);
-    let decoded = dec.forward(s_dec, &y, &real_tgt, Some((&encoded.h, &encoded.c)), true);
+    let mut decoded = dec.forward(s_dec, &y, &real_tgt, Some((&encoded.h, &encoded.c)), true);
 
     // The fused softmax loss through autograd: gradients of the output layer and of the
     // decoder's hidden states.
     let device = model.device();
-    let hidden = Var::from_vec(decoded.outputs.clone(), (tgt * rows, h), device)?;
+    let hidden = Var::from_vec(std::mem::take(&mut decoded.outputs), (tgt * rows, h), device)?;
     let loss = model.reconstruction_loss(hidden.as_tensor(), &b.targets)?;
     let mut store = loss.backward()?;
     let d_hidden: Vec<T> = match store.remove(hidden.as_tensor()) {
