@@ -2,7 +2,8 @@
 //! PyTorch (CPU) as a peer in the same run.
 //!
 //! `cargo bench --bench autoencoder` (options after `--`: `--batches N`, `--warmup N`,
-//! `--decode N`, `--no-peer`). The model is the shipped one's shape (128-d embeddings, 256-d
+//! `--decode N`, `--no-peer`, and `--autograd` to train on candle's autograd instead of the pass
+//! the model chooses, the hand-written one on the CPU: the speed before it, in the same build). The model is the shipped one's shape (128-d embeddings, 256-d
 //! LSTMs, 10,000-entry vocabulary built from `data/autoencoder/train`), freshly initialised.
 //! Training: `--batches` batches of 64 equal-length training sentences (up to 30 tokens) after
 //! `--warmup` untimed ones, teacher forcing, Adam with clipping. Decoding: greedy
@@ -22,10 +23,10 @@ use rand::SeedableRng;
 use salient::data::batch::length_batches;
 use salient::data::corpus::{self, CorpusSplit};
 use salient::data::PairBatch;
-use salient::model::{Autoencoder, Dropout};
+use salient::model::{Autoencoder, Dropout, TrainingPass};
 use salient::train::adam::{Adam, AdamConfig};
 use salient::train::autoencoder::{build_vocab, train_step, AutoencoderOptions};
-use salient::train::trainable_tensors;
+use salient::train::{trainable_tensors, Optimizer};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -53,6 +54,7 @@ fn main() -> anyhow::Result<()> {
     let (batches_n, warmup, decode_n) = (arg("--batches", 60), arg("--warmup", 5), arg("--decode", 1024));
     let threads = candle_core::utils::get_num_threads();
     let peer = !std::env::args().any(|a| a == "--no-peer");
+    let autograd = std::env::args().any(|a| a == "--autograd");
     let options = AutoencoderOptions::default();
     let data = std::path::Path::new("data/autoencoder");
     let train_text = corpus::load_split(data, CorpusSplit::Train)?;
@@ -91,7 +93,13 @@ fn main() -> anyhow::Result<()> {
             (sentences, tokens, flops) = (0, 0, 0.0);
         }
         let pb = PairBatch::new(b, b);
-        train_step(&mut model, &mut optimizer, &pb, &mut dropout)?;
+        if autograd {
+            let g = model.training_gradients_with(TrainingPass::Autograd, &pb, Some(&mut dropout))?;
+            let ids: Vec<u32> = pb.src_ids.iter().chain(&pb.decoder_ids).copied().collect();
+            optimizer.step(&g.grads, model.embedding_mut(), &ids, &g.embedding_grad)?;
+        } else {
+            train_step(&mut model, &mut optimizer, &pb, &mut dropout)?;
+        }
         sentences += pb.batch;
         tokens += pb.target_tokens();
         flops += training_flops(&config, &pb);
@@ -111,8 +119,16 @@ fn main() -> anyhow::Result<()> {
 
     let theirs = if peer { pytorch(vocab.len(), warmup, threads) } else { None };
     println!(
-        "autoencoder speed: {} training batches of {} equal-length sentences (<= {} tokens), {}-d embeddings, {}-d LSTMs, vocabulary {}; greedy decoding of {} test sentences; {} CPU thread(s) each",
-        batches_n, options.batch_size, options.max_len, options.embedding_dim, options.hidden_dim, vocab.len(), decoded, threads
+        "autoencoder speed: {} training batches of {} equal-length sentences (<= {} tokens), {}-d embeddings, {}-d LSTMs, vocabulary {}; greedy decoding of {} test sentences; {} CPU thread(s) each; training on {}",
+        batches_n,
+        options.batch_size,
+        options.max_len,
+        options.embedding_dim,
+        options.hidden_dim,
+        vocab.len(),
+        decoded,
+        threads,
+        if autograd { "candle's autograd" } else { "the model's pass" }
     );
     println!("| | salient | PyTorch | ratio |");
     println!("| --- | ---: | ---: | ---: |");

@@ -1,7 +1,9 @@
 //! Training speed: phrases/s and tokens/s for each architecture at batch 32, with the same model
 //! in PyTorch (CPU) as a peer in the same run.
 //!
-//! `cargo bench --bench train` (options after `--`: `--batches N`, `--warmup N`, `--no-peer`).
+//! `cargo bench --bench train` (options after `--`: `--batches N`, `--warmup N`, `--no-peer`, and
+//! `--autograd` to train on candle's autograd instead of the pass the model chooses, the
+//! hand-written one on the CPU: the speed before it, in the same build).
 //! Both sides train the fine-grained task on the unique SST train phrases, batched by length
 //! (no padding), 60-d embeddings and hidden states, dropout, AdaGrad with L2; each times
 //! `--batches` batches after `--warmup` untimed ones. The peer is `benches/pytorch_peer.sh`,
@@ -15,8 +17,8 @@ use candle_core::Device;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use salient::data::{batch, sst, Batch, Split, Task, Vocab};
-use salient::model::{Arch, Dropout};
-use salient::train::{fresh_learner, train_step, TrainOptions};
+use salient::model::{Arch, Dropout, TrainingPass};
+use salient::train::{fresh_learner, train_step, Optimizer, TrainOptions};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -33,6 +35,7 @@ fn main() -> anyhow::Result<()> {
     }
     let (batches_n, warmup) = (arg("--batches", 300), arg("--warmup", 20));
     let peer = !std::env::args().any(|a| a == "--no-peer");
+    let autograd = std::env::args().any(|a| a == "--autograd");
     let data = std::path::Path::new("data/sst");
     let trees = sst::load_split(data, Split::Train, usize::MAX)?;
     let vocab = Vocab::build(trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)), true, 1)?;
@@ -51,7 +54,12 @@ fn main() -> anyhow::Result<()> {
             }
             let refs: Vec<&batch::Example> = indices.iter().map(|&i| &examples[i]).collect();
             let b = Batch::from_examples(&refs);
-            train_step(&mut model, &mut optimizer, &b, &mut dropout)?;
+            if autograd {
+                let g = model.training_gradients_with(TrainingPass::Autograd, &b, Some(&mut dropout))?;
+                optimizer.step(&g.grads, model.embedding_mut(), &b.ids, &g.embedding_grad)?;
+            } else {
+                train_step(&mut model, &mut optimizer, &b, &mut dropout)?;
+            }
             if k >= warmup {
                 phrases += b.batch;
                 tokens += b.tokens();
@@ -62,7 +70,9 @@ fn main() -> anyhow::Result<()> {
         let theirs = if peer { pytorch(arch, batches_n, warmup) } else { None };
         rows.push((arch, ours, theirs));
     }
-    println!("training speed, batch 32, unique SST train phrases batched by length, 60-d, one CPU thread for salient");
+    let threads = candle_core::utils::get_num_threads();
+    let pass = if autograd { "candle's autograd" } else { "the model's pass" };
+    println!("training speed, batch 32, unique SST train phrases batched by length, 60-d, {threads} CPU thread(s) for salient ({pass})");
     println!("| model | salient phrases/s | salient tokens/s | PyTorch phrases/s | PyTorch tokens/s | ratio |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     let mut json = Vec::new();

@@ -13,13 +13,15 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::VarBuilder;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::classifier::Dropout;
 use super::embedding::Embedding;
+use super::hand::train::{self, TrainingGradients, TrainingPass};
 use super::recurrent::{Cell, CellKind, Layer, Lstm, LstmState, Weights};
 use super::trace::{Direction, Observer, Site, SiteKind};
 use crate::data::vocab::{BOS_ID, EOS_ID, PAD_ID};
@@ -147,6 +149,75 @@ impl Autoencoder {
         out.insert("output.weight".to_string(), self.output_weight.clone());
         out.insert("output.bias".to_string(), self.output_bias.clone());
         Ok(out)
+    }
+
+    /// The encoder layer.
+    pub(crate) fn encoder(&self) -> &Layer<Lstm> {
+        &self.encoder
+    }
+
+    /// The decoder layer.
+    pub(crate) fn decoder(&self) -> &Layer<Lstm> {
+        &self.decoder
+    }
+
+    /// Which pass [`Self::training_gradients`] runs: the hand-written one for f32 weights on the
+    /// CPU (see [`super::hand`]), candle's autograd otherwise.
+    pub fn training_pass(&self) -> TrainingPass {
+        match super::hand::supports(&self.device, self.dtype(), [CellKind::Lstm]) {
+            Ok(()) => TrainingPass::Hand,
+            Err(_) => TrainingPass::Autograd,
+        }
+    }
+
+    /// The teacher-forced mean reconstruction loss of the batch `b` per target token and every
+    /// gradient, with `dropout` on the encoder's and the decoder's input embeddings, on the pass
+    /// [`Self::training_pass`] chooses. The embedding rows' gradients follow the source ids, then
+    /// the decoder ids.
+    pub fn training_gradients(&self, b: &PairBatch, dropout: Option<&mut Dropout>) -> Result<TrainingGradients> {
+        self.training_gradients_with(self.training_pass(), b, dropout)
+    }
+
+    /// [`Self::training_gradients`] on a given pass. The hand-written pass runs f32 and f64
+    /// weights (f64 for tests), copying them to the host from any device.
+    pub fn training_gradients_with(
+        &self,
+        pass: TrainingPass,
+        b: &PairBatch,
+        dropout: Option<&mut Dropout>,
+    ) -> Result<TrainingGradients> {
+        match (pass, self.dtype()) {
+            (TrainingPass::Autograd, _) => self.training_gradients_autograd(b, dropout),
+            (TrainingPass::Hand, DType::F32) => train::autoencoder::<f32>(self, b, dropout),
+            (TrainingPass::Hand, DType::F64) => train::autoencoder::<f64>(self, b, dropout),
+            (TrainingPass::Hand, other) => {
+                Err(Error::invalid("pass", format!("the hand-written pass runs f32 or f64 weights, not {other:?}")))
+            }
+        }
+    }
+
+    fn training_gradients_autograd(&self, b: &PairBatch, dropout: Option<&mut Dropout>) -> Result<TrainingGradients> {
+        let x = Var::from_tensor(&self.embed(&b.src_ids, b.src_len, b.batch)?)?;
+        let y = Var::from_tensor(&self.embed(&b.decoder_ids, b.tgt_len, b.batch)?)?;
+        let mask = self.source_mask(b)?;
+        let (xd, yd) = match dropout {
+            Some(d) => (d.apply(x.as_tensor())?, d.apply(y.as_tensor())?),
+            None => (x.as_tensor().clone(), y.as_tensor().clone()),
+        };
+        let state = self.encode_embedded(&xd, mask.as_deref(), &mut super::NoTrace)?;
+        let hidden = self.decode_hidden(&state, &yd, &mut super::NoTrace)?;
+        let loss = self.reconstruction_loss(&hidden, &b.targets)?;
+        let grads = loss.backward()?;
+        let dim = self.config.embedding_dim;
+        let mut embedding_grad = Vec::with_capacity((b.src_ids.len() + b.decoder_ids.len()) * dim);
+        for (var, part) in [(&x, &b.src_ids), (&y, &b.decoder_ids)] {
+            match grads.get(var.as_tensor()) {
+                Some(g) => embedding_grad.extend(g.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?),
+                None => embedding_grad.resize(embedding_grad.len() + part.len() * dim, 0.0),
+            }
+        }
+        let loss = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+        Ok(TrainingGradients { loss, grads, embedding_grad })
     }
 
     /// Look time-major ids up: `(steps, batch, dim)` in the weights' type.

@@ -13,7 +13,9 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::embedding::Embedding;
-use super::hand::{HandPass, Unsupported};
+use super::hand::saliency::HandPass;
+use super::hand::train::{self, TrainingGradients, TrainingPass};
+use super::hand::Unsupported;
 use super::recurrent::{AnyLayer, CellKind, Weights};
 use super::trace::{Direction, Observer, Site, SiteKind};
 use crate::data::{Batch, Task};
@@ -194,13 +196,20 @@ impl Dropout {
 
     /// Apply to `x`: zero each element with probability `p`, scale the rest by `1/(1-p)`.
     pub fn apply(&mut self, x: &Tensor) -> Result<Tensor> {
+        match self.mask(x.elem_count()) {
+            Some(mask) => Ok((x * Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?)?),
+            None => Ok(x.clone()),
+        }
+    }
+
+    /// The next mask of `n` values (`0` or `1/(1-p)`), as [`Dropout::apply`] draws it; `None`
+    /// (and nothing drawn) when `p` is 0.
+    pub(crate) fn mask(&mut self, n: usize) -> Option<Vec<f32>> {
         if self.p <= 0.0 {
-            return Ok(x.clone());
+            return None;
         }
         let keep = 1.0 / (1.0 - self.p);
-        let n = x.elem_count();
-        let mask: Vec<f32> = (0..n).map(|_| if self.rng.random::<f32>() < self.p { 0.0 } else { keep }).collect();
-        Ok((x * Tensor::from_vec(mask, x.shape(), x.device())?)?)
+        Some((0..n).map(|_| if self.rng.random::<f32>() < self.p { 0.0 } else { keep }).collect())
     }
 }
 
@@ -396,6 +405,55 @@ impl Classifier {
             None => x.as_tensor().zeros_like()?,
         };
         Ok(InputGradient { grad, logits: logits.detach(), scores: scores.detach() })
+    }
+
+    /// Which pass [`Self::training_gradients`] runs: the hand-written one for f32 weights on the
+    /// CPU (see [`super::hand`]), candle's autograd otherwise.
+    pub fn training_pass(&self) -> TrainingPass {
+        match HandPass::supports(self) {
+            Ok(()) => TrainingPass::Hand,
+            Err(_) => TrainingPass::Autograd,
+        }
+    }
+
+    /// The mean cross-entropy of the batch `b` against its labels and every gradient, with
+    /// `dropout` on the embeddings and the representation (as [`Self::forward_embedded`]), on
+    /// the pass [`Self::training_pass`] chooses.
+    pub fn training_gradients(&self, b: &Batch, dropout: Option<&mut Dropout>) -> Result<TrainingGradients> {
+        self.training_gradients_with(self.training_pass(), b, dropout)
+    }
+
+    /// [`Self::training_gradients`] on a given pass. The hand-written pass runs f32 and f64
+    /// weights (f64 for tests), copying them to the host from any device.
+    pub fn training_gradients_with(
+        &self,
+        pass: TrainingPass,
+        b: &Batch,
+        dropout: Option<&mut Dropout>,
+    ) -> Result<TrainingGradients> {
+        match (pass, self.dtype()) {
+            (TrainingPass::Autograd, _) => self.training_gradients_autograd(b, dropout),
+            (TrainingPass::Hand, candle_core::DType::F32) => train::classifier::<f32>(self, b, dropout),
+            (TrainingPass::Hand, candle_core::DType::F64) => train::classifier::<f64>(self, b, dropout),
+            (TrainingPass::Hand, other) => {
+                Err(Error::invalid("pass", format!("the hand-written pass runs f32 or f64 weights, not {other:?}")))
+            }
+        }
+    }
+
+    fn training_gradients_autograd(&self, b: &Batch, dropout: Option<&mut Dropout>) -> Result<TrainingGradients> {
+        let x = Var::from_tensor(&self.embed(b)?.to_dtype(self.dtype())?)?;
+        let mask = self.mask(b)?;
+        let logits = self.forward_embedded(x.as_tensor(), mask.as_ref(), dropout, &mut super::NoTrace)?;
+        let labels = Tensor::from_slice(&b.labels, b.batch, &self.device)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
+        let grads = loss.backward()?;
+        let embedding_grad = match grads.get(x.as_tensor()) {
+            Some(g) => g.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
+            None => vec![0.0; b.ids.len() * self.config.embedding_dim],
+        };
+        let loss = loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
+        Ok(TrainingGradients { loss, grads, embedding_grad })
     }
 
     /// Predicted class of every row.

@@ -9,7 +9,10 @@
 //! embeddings the caller supplies (a `Var`, to take gradients with respect to them). Both hand
 //! every intermediate value to an [`Observer`](trace::Observer).
 //! [`Classifier::input_gradient`] differentiates a score of the logits with respect to the
-//! embeddings, on the hand-written CPU pass ([`hand`]) where it applies.
+//! embeddings, on the hand-written CPU pass ([`hand`]) where it applies;
+//! [`Classifier::training_gradients`] and [`Autoencoder::training_gradients`] give a batch's loss
+//! and every gradient for training, on the hand-written pass for f32 weights on the CPU and on
+//! candle's autograd otherwise ([`TrainingPass`]).
 //!
 //! The cells ([`recurrent`]) sit behind one small interface ([`recurrent::Cell`]: weights, a
 //! state type, one step); an architecture ([`Arch`]) is a cell kind and whether it also reads
@@ -25,6 +28,7 @@ pub mod trace;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
 pub use classifier::{Arch, Classifier, ClassifierConfig, Dropout, InputGradient, UnknownArch};
+pub use hand::train::{TrainingGradients, TrainingPass};
 pub use hand::Unsupported;
 pub use recurrent::CellKind;
 pub use trace::{Direction, Gate, NoTrace, Observer, Site, SiteKind, Trace, TraceRequest};

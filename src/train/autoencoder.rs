@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +20,7 @@ use crate::data::PairBatch;
 use crate::data::Vocab;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate_reconstruction, ReconstructionScores};
-use crate::model::{Autoencoder, AutoencoderConfig, Dropout, NoTrace};
+use crate::model::{Autoencoder, AutoencoderConfig, Dropout};
 
 /// Everything that defines an autoencoder training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,26 +204,10 @@ pub fn train_step(
     b: &PairBatch,
     dropout: &mut Dropout,
 ) -> Result<f32> {
-    let x = Var::from_tensor(&model.embed(&b.src_ids, b.src_len, b.batch)?)?;
-    let y = Var::from_tensor(&model.embed(&b.decoder_ids, b.tgt_len, b.batch)?)?;
-    let mask = model.source_mask(b)?;
-    let (xd, yd) = (dropout.apply(x.as_tensor())?, dropout.apply(y.as_tensor())?);
-    let state = model.encode_embedded(&xd, mask.as_deref(), &mut NoTrace)?;
-    let hidden = model.decode_hidden(&state, &yd, &mut NoTrace)?;
-    let loss = model.reconstruction_loss(&hidden, &b.targets)?;
-    let grads = loss.backward()?;
-    let dim = model.config().embedding_dim;
-    let mut ids = Vec::with_capacity(b.src_ids.len() + b.decoder_ids.len());
-    let mut grad = Vec::with_capacity(ids.capacity() * dim);
-    for (var, part) in [(&x, &b.src_ids), (&y, &b.decoder_ids)] {
-        ids.extend_from_slice(part);
-        match grads.get(var.as_tensor()) {
-            Some(g) => grad.extend(g.flatten_all()?.to_vec1::<f32>()?),
-            None => grad.resize(grad.len() + part.len() * dim, 0.0),
-        }
-    }
-    optimizer.step(&grads, model.embedding_mut(), &ids, &grad)?;
-    Ok(loss.to_scalar::<f32>()?)
+    let g = model.training_gradients(b, Some(dropout))?;
+    let ids: Vec<u32> = b.src_ids.iter().chain(&b.decoder_ids).copied().collect();
+    optimizer.step(&g.grads, model.embedding_mut(), &ids, &g.embedding_grad)?;
+    Ok(g.loss)
 }
 
 /// Train an autoencoder on the sentence corpus in `data_dir` (`train` and `dev` splits), writing

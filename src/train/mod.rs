@@ -35,7 +35,7 @@ use crate::eval::evaluate;
 use crate::eval::SplitScores;
 use crate::limits::Limits;
 use crate::model::embedding::Embedding;
-use crate::model::{Arch, Classifier, ClassifierConfig, Dropout, NoTrace};
+use crate::model::{Arch, Classifier, ClassifierConfig, Dropout};
 use adagrad::{AdaGrad, AdaGradConfig};
 
 /// An optimizer of dense `Var`s plus the rows of a host-side embedding table.
@@ -632,16 +632,7 @@ pub fn train_step(
     b: &Batch,
     dropout: &mut Dropout,
 ) -> Result<f32> {
-    let x = Var::from_tensor(&model.embed(b)?)?;
-    let mask = model.mask(b)?;
-    let logits = model.forward_embedded(x.as_tensor(), mask.as_ref(), Some(dropout), &mut NoTrace)?;
-    let labels = Tensor::from_slice(&b.labels, b.batch, model.device())?;
-    let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
-    let grads = loss.backward()?;
-    let x_grad = match grads.get(x.as_tensor()) {
-        Some(g) => g.flatten_all()?.to_vec1::<f32>()?,
-        None => vec![0.0; b.ids.len() * model.config().embedding_dim],
-    };
-    optimizer.step(&grads, model.embedding_mut(), &b.ids, &x_grad)?;
-    Ok(loss.to_scalar::<f32>()?)
+    let g = model.training_gradients(b, Some(dropout))?;
+    optimizer.step(&g.grads, model.embedding_mut(), &b.ids, &g.embedding_grad)?;
+    Ok(g.loss)
 }

@@ -9,7 +9,7 @@ use candle_core::Tensor;
 
 use super::{Cell, CellKind, GateSink, Weights};
 use crate::error::Result;
-use crate::model::hand::{sigmoid, tanh, HostCell};
+use crate::model::hand::{sigmoid, tanh, HostCell, Real};
 use crate::model::trace::Gate;
 
 /// The GRU cell; its state is `h` alone.
@@ -65,7 +65,7 @@ impl HostCell for Gru {
     const EXTRA: usize = 0;
     const SAVED: usize = 5;
 
-    fn forward(xp: &[f32], hp: &[f32], h: &[f32], _: &[f32], h_new: &mut [f32], _: &mut [f32], s: &mut [f32]) {
+    fn forward<T: Real>(xp: &[T], hp: &[T], h: &[T], _: &[T], h_new: &mut [T], _: &mut [T], s: &mut [T]) {
         let u = h_new.len();
         for k in 0..u {
             let r = sigmoid(xp[k] + hp[k]);
@@ -77,21 +77,13 @@ impl HostCell for Gru {
         }
     }
 
-    fn backward(
-        s: &[f32],
-        dh: &[f32],
-        _: &[f32],
-        d_xp: &mut [f32],
-        d_hp: &mut [f32],
-        dh_prev: &mut [f32],
-        _: &mut [f32],
-    ) {
-        let u = dh.len();
+    fn backward<T: Real>(s: &[T], dh: &[T], _: &[T], d_xp: &mut [T], d_hp: &mut [T], dh_prev: &mut [T], _: &mut [T]) {
+        let (u, one) = (dh.len(), T::one());
         for k in 0..u {
             let (r, z, n, hn, hp) = (s[k], s[u + k], s[2 * u + k], s[3 * u + k], s[4 * u + k]);
-            let dn = dh[k] * (1.0 - z) * (1.0 - n * n);
-            let dr = dn * hn * r * (1.0 - r);
-            let dz = dh[k] * (hp - n) * z * (1.0 - z);
+            let dn = dh[k] * (one - z) * (one - n * n);
+            let dr = dn * hn * r * (one - r);
+            let dz = dh[k] * (hp - n) * z * (one - z);
             (d_xp[k], d_hp[k]) = (dr, dr);
             (d_xp[u + k], d_hp[u + k]) = (dz, dz);
             (d_xp[2 * u + k], d_hp[2 * u + k]) = (dn, dn * r);

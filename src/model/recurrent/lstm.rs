@@ -6,7 +6,7 @@ use candle_core::Tensor;
 
 use super::{carry, Cell, CellKind, GateSink, State, Weights};
 use crate::error::Result;
-use crate::model::hand::{sigmoid, tanh, HostCell};
+use crate::model::hand::{sigmoid, tanh, HostCell, Real};
 use crate::model::trace::Gate;
 
 /// The LSTM cell.
@@ -99,7 +99,7 @@ impl HostCell for Lstm {
     const EXTRA: usize = 1;
     const SAVED: usize = 6;
 
-    fn forward(xp: &[f32], hp: &[f32], _: &[f32], c: &[f32], h_new: &mut [f32], c_new: &mut [f32], s: &mut [f32]) {
+    fn forward<T: Real>(xp: &[T], hp: &[T], _: &[T], c: &[T], h_new: &mut [T], c_new: &mut [T], s: &mut [T]) {
         let h = h_new.len();
         for k in 0..h {
             let i = sigmoid(xp[k] + hp[k]);
@@ -113,29 +113,29 @@ impl HostCell for Lstm {
         }
     }
 
-    fn backward(
-        s: &[f32],
-        dh: &[f32],
-        dc: &[f32],
-        d_xp: &mut [f32],
-        d_hp: &mut [f32],
-        dh_prev: &mut [f32],
-        dc_prev: &mut [f32],
+    fn backward<T: Real>(
+        s: &[T],
+        dh: &[T],
+        dc: &[T],
+        d_xp: &mut [T],
+        d_hp: &mut [T],
+        dh_prev: &mut [T],
+        dc_prev: &mut [T],
     ) {
-        let h = dh.len();
+        let (h, one) = (dh.len(), T::one());
         for k in 0..h {
             let (i, f, g, o, cp, tc) = (s[k], s[h + k], s[2 * h + k], s[3 * h + k], s[4 * h + k], s[5 * h + k]);
-            let dct = dc[k] + dh[k] * o * (1.0 - tc * tc);
+            let dct = dc[k] + dh[k] * o * (one - tc * tc);
             let d = [
-                dct * g * i * (1.0 - i),
-                dct * cp * f * (1.0 - f),
-                dct * i * (1.0 - g * g),
-                dh[k] * tc * o * (1.0 - o),
+                dct * g * i * (one - i),
+                dct * cp * f * (one - f),
+                dct * i * (one - g * g),
+                dh[k] * tc * o * (one - o),
             ];
             for (j, v) in d.into_iter().enumerate() {
                 (d_xp[j * h + k], d_hp[j * h + k]) = (v, v);
             }
-            (dh_prev[k], dc_prev[k]) = (0.0, dct * f);
+            (dh_prev[k], dc_prev[k]) = (T::zero(), dct * f);
         }
     }
 }

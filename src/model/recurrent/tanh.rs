@@ -4,7 +4,7 @@ use candle_core::Tensor;
 
 use super::{Cell, CellKind, GateSink, Weights};
 use crate::error::Result;
-use crate::model::hand::{tanh, HostCell};
+use crate::model::hand::{tanh, HostCell, Real};
 
 /// The tanh cell; its state is `h` alone.
 #[derive(Debug, Clone)]
@@ -46,25 +46,25 @@ impl HostCell for Tanh {
     const EXTRA: usize = 0;
     const SAVED: usize = 1;
 
-    fn forward(xp: &[f32], hp: &[f32], _: &[f32], _: &[f32], h: &mut [f32], _: &mut [f32], saved: &mut [f32]) {
+    fn forward<T: Real>(xp: &[T], hp: &[T], _: &[T], _: &[T], h: &mut [T], _: &mut [T], saved: &mut [T]) {
         for k in 0..h.len() {
             h[k] = tanh(xp[k] + hp[k]);
             saved[k] = h[k];
         }
     }
 
-    fn backward(
-        saved: &[f32],
-        dh: &[f32],
-        _: &[f32],
-        d_xp: &mut [f32],
-        d_hp: &mut [f32],
-        dh_prev: &mut [f32],
-        _: &mut [f32],
+    fn backward<T: Real>(
+        saved: &[T],
+        dh: &[T],
+        _: &[T],
+        d_xp: &mut [T],
+        d_hp: &mut [T],
+        dh_prev: &mut [T],
+        _: &mut [T],
     ) {
         for k in 0..dh.len() {
-            let d = dh[k] * (1.0 - saved[k] * saved[k]);
-            (d_xp[k], d_hp[k], dh_prev[k]) = (d, d, 0.0);
+            let d = dh[k] * (T::one() - saved[k] * saved[k]);
+            (d_xp[k], d_hp[k], dh_prev[k]) = (d, d, T::zero());
         }
     }
 }

@@ -1,0 +1,264 @@
+//! One recurrent layer forward and back through time on host buffers, for any cell with a
+//! [`HostCell`] step. Inputs and states are time-major: row `t·batch + b` is position `t` of
+//! batch row `b`.
+
+use super::{add_column_sums, host, matmul, HostCell, Mat, Real, Unsupported};
+use crate::error::Result;
+use crate::model::recurrent::{AnyLayer, CellKind, Gru, Lstm, Tanh, Weights};
+use crate::model::trace::Direction;
+
+/// The sizes of one pass.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    /// Rows of the batch.
+    pub batch: usize,
+    /// Positions.
+    pub steps: usize,
+    /// Input size.
+    pub dim: usize,
+    /// Hidden size.
+    pub hidden: usize,
+}
+
+/// What a layer's forward pass keeps for its backward pass and hands on.
+pub(crate) struct Run<T> {
+    /// Per position and row, the cell's saved values.
+    saved: Vec<T>,
+    /// Per position and row, the hidden state the step started from.
+    h_prev: Vec<T>,
+    /// Per position and row, the hidden state after the step (and the padding mask), when
+    /// asked for; in sentence order.
+    pub outputs: Vec<T>,
+    /// The final hidden state `(batch, hidden)`.
+    pub h: Vec<T>,
+    /// The final further state `(batch, EXTRA·hidden)` (the LSTM's `c`).
+    pub c: Vec<T>,
+}
+
+/// The gradients of one layer's four tensors, row-major as in [`Weights`].
+pub(crate) struct LayerGrads<T> {
+    pub w_ih: Vec<T>,
+    pub w_hh: Vec<T>,
+    pub b_ih: Vec<T>,
+    pub b_hh: Vec<T>,
+}
+
+/// What flows back into a layer: the gradient of each position's output (`None`: none but the
+/// final state's), of the final `h`, and of the final further state (`c`).
+pub(crate) struct Upstream<'a, T> {
+    pub outputs: Option<&'a [T]>,
+    pub h: Vec<T>,
+    pub c: Vec<T>,
+}
+
+/// What a layer's backward pass gives back: the gradient of the initial state `(h0, c0)`, and
+/// the weights' gradients when asked for.
+pub(crate) struct Downstream<T> {
+    pub h0: Vec<T>,
+    pub c0: Vec<T>,
+    pub grads: Option<LayerGrads<T>>,
+}
+
+/// A layer's forward pass over time-major inputs from an optional initial state `(h0, c0)`,
+/// keeping each position's output when asked.
+type ForwardFn<T> = fn(&HostLayer<T>, Shape, &[T], &[bool], Option<(&[T], &[T])>, bool) -> Run<T>;
+/// A layer's backward pass: adds `dS/dx` into time-major `dx`; forms the weights' gradients
+/// when given the inputs.
+type BackwardFn<T> = fn(&HostLayer<T>, Shape, &Run<T>, &[bool], Upstream<T>, &mut [T], Option<&[T]>) -> Downstream<T>;
+
+/// The host step of each cell kind: the one place a new cell is added (or declared
+/// [`Unsupported::Cell`], which sends its models to autograd).
+pub(super) fn host_step<T: Real>(kind: CellKind) -> std::result::Result<(ForwardFn<T>, BackwardFn<T>), Unsupported> {
+    match kind {
+        CellKind::Tanh => Ok((forward::<T, Tanh>, backward::<T, Tanh>)),
+        CellKind::Lstm => Ok((forward::<T, Lstm>, backward::<T, Lstm>)),
+        CellKind::Gru => Ok((forward::<T, Gru>, backward::<T, Gru>)),
+    }
+}
+
+/// One layer's weights on the host, row-major, with its cell's host step.
+pub(crate) struct HostLayer<T> {
+    reverse: bool,
+    w_ih: Vec<T>,
+    w_hh: Vec<T>,
+    b_ih: Vec<T>,
+    b_hh: Vec<T>,
+    forward: ForwardFn<T>,
+    backward: BackwardFn<T>,
+}
+
+impl<T: Real> HostLayer<T> {
+    /// `layer`'s weights, copied to the host.
+    pub(crate) fn new(layer: &AnyLayer) -> Result<Self> {
+        Self::from_weights(layer.kind(), layer.direction(), layer.weights())
+    }
+
+    /// A layer of `kind` reading in `direction` with `weights`, copied to the host.
+    pub(crate) fn from_weights(kind: CellKind, direction: Direction, weights: &Weights) -> Result<Self> {
+        let (forward, backward) =
+            host_step::<T>(kind).map_err(|e| crate::error::Error::invalid("cell", e.to_string()))?;
+        Ok(HostLayer {
+            reverse: direction == Direction::Backward,
+            w_ih: host(&weights.ih)?,
+            w_hh: host(&weights.hh)?,
+            b_ih: host(&weights.b_ih)?,
+            b_hh: host(&weights.b_hh)?,
+            forward,
+            backward,
+        })
+    }
+
+    /// Run over time-major `x` `(steps, batch, dim)`, where `real[t·batch + row]` marks tokens
+    /// (a padded position carries the state over), from `init` or the zero state.
+    pub(crate) fn forward(
+        &self,
+        s: Shape,
+        x: &[T],
+        real: &[bool],
+        init: Option<(&[T], &[T])>,
+        outputs: bool,
+    ) -> Run<T> {
+        (self.forward)(self, s, x, real, init, outputs)
+    }
+
+    /// Backpropagate `upstream` through the run, adding `dS/dx` into `dx`; with the inputs `x`
+    /// of the run, also the weights' gradients.
+    pub(crate) fn backward(
+        &self,
+        s: Shape,
+        run: &Run<T>,
+        real: &[bool],
+        upstream: Upstream<T>,
+        dx: &mut [T],
+        x: Option<&[T]>,
+    ) -> Downstream<T> {
+        (self.backward)(self, s, run, real, upstream, dx, x)
+    }
+}
+
+fn ordered(reverse: bool, steps: usize) -> Box<dyn Iterator<Item = usize>> {
+    if reverse {
+        Box::new((0..steps).rev())
+    } else {
+        Box::new(0..steps)
+    }
+}
+
+fn forward<T: Real, C: HostCell>(
+    layer: &HostLayer<T>,
+    s: Shape,
+    x: &[T],
+    real: &[bool],
+    init: Option<(&[T], &[T])>,
+    keep_outputs: bool,
+) -> Run<T> {
+    let (b, h, e) = (s.batch, s.hidden, C::EXTRA * s.hidden);
+    let (g, k) = (C::KIND.blocks() * h, C::SAVED * h);
+    let n = s.steps * b;
+    // All input projections in one product: (T·B, dim) x (dim, G·H).
+    let mut xp = vec![T::zero(); n * g];
+    matmul(&mut xp, Mat::rows(x, s.dim), Mat::t(&layer.w_ih, s.dim), n, g, s.dim, false);
+    for row in xp.chunks_exact_mut(g) {
+        row.iter_mut().zip(&layer.b_ih).for_each(|(v, &bias)| *v += bias);
+    }
+    let mut saved = vec![T::zero(); n * k];
+    let mut h_prev = vec![T::zero(); n * h];
+    let mut outputs = vec![T::zero(); if keep_outputs { n * h } else { 0 }];
+    let (mut hs, mut cs) = match init {
+        Some((h0, c0)) => (h0.to_vec(), c0.to_vec()),
+        None => (vec![T::zero(); b * h], vec![T::zero(); b * e]),
+    };
+    let (mut h_new, mut c_new) = (vec![T::zero(); h], vec![T::zero(); e]);
+    let mut hp = vec![T::zero(); b * g];
+    for t in ordered(layer.reverse, s.steps) {
+        for row in hp.chunks_exact_mut(g) {
+            row.copy_from_slice(&layer.b_hh);
+        }
+        matmul(&mut hp, Mat::rows(&hs, h), Mat::t(&layer.w_hh, h), b, g, h, true);
+        h_prev[t * b * h..(t + 1) * b * h].copy_from_slice(&hs);
+        for row in 0..b {
+            let at = t * b + row;
+            C::forward(
+                &xp[at * g..(at + 1) * g],
+                &hp[row * g..(row + 1) * g],
+                &hs[row * h..(row + 1) * h],
+                &cs[row * e..(row + 1) * e],
+                &mut h_new,
+                &mut c_new,
+                &mut saved[at * k..(at + 1) * k],
+            );
+            if real[at] {
+                hs[row * h..(row + 1) * h].copy_from_slice(&h_new);
+                cs[row * e..(row + 1) * e].copy_from_slice(&c_new);
+            }
+        }
+        if keep_outputs {
+            outputs[t * b * h..(t + 1) * b * h].copy_from_slice(&hs);
+        }
+    }
+    Run { saved, h_prev, outputs, h: hs, c: cs }
+}
+
+fn backward<T: Real, C: HostCell>(
+    layer: &HostLayer<T>,
+    s: Shape,
+    run: &Run<T>,
+    real: &[bool],
+    upstream: Upstream<T>,
+    dx: &mut [T],
+    x: Option<&[T]>,
+) -> Downstream<T> {
+    let (b, h, e) = (s.batch, s.hidden, C::EXTRA * s.hidden);
+    let (g, k) = (C::KIND.blocks() * h, C::SAVED * h);
+    let n = s.steps * b;
+    let Upstream { outputs: d_out, h: mut dh, c: mut dc } = upstream;
+    // Every step's gradients of the two projections, kept for the weights' gradients.
+    let mut d_xp = vec![T::zero(); n * g];
+    let mut d_hp = vec![T::zero(); n * g];
+    let mut dh_prev = vec![T::zero(); b * h];
+    let mut dc_prev = vec![T::zero(); e];
+    for t in ordered(!layer.reverse, s.steps) {
+        if let Some(d_out) = d_out {
+            dh.iter_mut().zip(&d_out[t * b * h..(t + 1) * b * h]).for_each(|(d, &o)| *d += o);
+        }
+        let step_hp = &mut d_hp[t * b * g..(t + 1) * b * g];
+        for row in 0..b {
+            let at = t * b + row;
+            if !real[at] {
+                // The state was carried over: dh and dc pass through unchanged.
+                continue;
+            }
+            C::backward(
+                &run.saved[at * k..(at + 1) * k],
+                &dh[row * h..(row + 1) * h],
+                &dc[row * e..(row + 1) * e],
+                &mut d_xp[at * g..(at + 1) * g],
+                &mut step_hp[row * g..(row + 1) * g],
+                &mut dh_prev[row * h..(row + 1) * h],
+                &mut dc_prev,
+            );
+            dc[row * e..(row + 1) * e].copy_from_slice(&dc_prev);
+        }
+        matmul(&mut dh_prev, Mat::rows(step_hp, g), Mat::rows(&layer.w_hh, h), b, h, g, true);
+        for row in 0..b {
+            if real[t * b + row] {
+                dh[row * h..(row + 1) * h].copy_from_slice(&dh_prev[row * h..(row + 1) * h]);
+            }
+        }
+    }
+    matmul(dx, Mat::rows(&d_xp, g), Mat::rows(&layer.w_ih, s.dim), n, s.dim, g, true);
+    let grads = x.map(|x| {
+        let mut grads = LayerGrads {
+            w_ih: vec![T::zero(); g * s.dim],
+            w_hh: vec![T::zero(); g * h],
+            b_ih: vec![T::zero(); g],
+            b_hh: vec![T::zero(); g],
+        };
+        matmul(&mut grads.w_ih, Mat::t(&d_xp, g), Mat::rows(x, s.dim), g, s.dim, n, false);
+        matmul(&mut grads.w_hh, Mat::t(&d_hp, g), Mat::rows(&run.h_prev, h), g, h, n, false);
+        add_column_sums(&mut grads.b_ih, &d_xp, g);
+        add_column_sums(&mut grads.b_hh, &d_hp, g);
+        grads
+    });
+    Downstream { h0: dh, c0: dc, grads }
+}
