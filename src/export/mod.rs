@@ -31,11 +31,14 @@ pub enum Format {
     Json,
     /// `index.html`: every figure of the directory inline on one page (opens from disk).
     Html,
+    /// `figures.ipynb`: a Jupyter notebook with the provenance, every figure, and code that
+    /// redraws one from the CSV (which it brings, with the SVG files, when not asked for).
+    Ipynb,
 }
 
 impl Format {
     /// Every format, in the order files are written.
-    pub const ALL: [Format; 4] = [Format::Svg, Format::Csv, Format::Json, Format::Html];
+    pub const ALL: [Format; 5] = [Format::Svg, Format::Csv, Format::Json, Format::Html, Format::Ipynb];
 }
 
 /// A checked output directory.

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::notebook::Redraw;
 use super::{
     clap_defaults, Entry, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime, SeedArg,
     Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
@@ -138,6 +139,8 @@ impl FaithfulnessOptions {
         writer.figures(&title, &panels, &entries, &Default::default(), progress)?;
         writer.tables(|| Ok(vec![table(report)?]))?;
         writer.document(|| Document::new("salient faithfulness", vec![report.clone()], Vec::new()).to_json())?;
+        let settings = serde_json::to_value(&report.options).unwrap_or_default();
+        writer.notebook("salient faithfulness", self, Some(&report.model), &settings, Redraw::Faithfulness)?;
         Ok(writer.finish())
     }
 }

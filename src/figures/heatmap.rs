@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::notebook::Redraw;
 use super::{
     clap_defaults, Entry, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime, ScaleArgs,
     Writer, DEFAULT_CLASSIFIER,
@@ -125,10 +126,12 @@ impl Figure for HeatmapOptions {
         writer.tables(|| Ok(vec![table(&all)?]))?;
         let n = all.len();
         writer.document(|| Document::new("salient heatmap", all, input.failures.clone()).to_json())?;
+        let settings = serde_json::json!({"view": self.view, "sentences": sentences.len()});
+        writer.notebook("salient heatmap", self, Some(&source), &settings, Redraw::Heatmap)?;
         Ok(FigureOutput {
             model: Some(source),
             files: writer.finish(),
-            settings: serde_json::json!({"view": self.view, "sentences": sentences.len()}),
+            settings,
             notes: input.notes,
             failures: input.failures,
             summary: format!("drew {n} heatmap(s)"),

@@ -16,12 +16,13 @@
 //! from the clap declarations alone ([`clap_defaults`]), so that `--help` shows the values a spec
 //! gets too. [`Figure::make`] computes the results (through [`crate::explain`] or
 //! [`crate::project`], which return plain data) and hands them to one [`Writer`], which turns
-//! them into every requested [`Format`]: SVG, CSV, JSON and the HTML page. A figure kind never
-//! writes a file itself.
+//! them into every requested [`Format`]: SVG, CSV, JSON, the HTML page and the notebook
+//! ([`notebook`]). A figure kind never writes a file itself.
 
 pub mod autoencoder;
 pub mod faithfulness;
 pub mod heatmap;
+pub mod notebook;
 pub mod projection;
 pub mod saliency;
 pub mod spec;
@@ -347,16 +348,23 @@ impl Plan {
     /// Every file name, for `formats`.
     pub(crate) fn files(&self, formats: &[Format]) -> Vec<String> {
         let mut names = Vec::new();
-        for format in Format::ALL.iter().filter(|f| formats.contains(f)) {
+        for format in Format::ALL.iter().filter(|f| writes(formats, **f)) {
             match format {
                 Format::Svg => names.extend(self.panels.iter().map(|s| format!("{s}.svg"))),
                 Format::Csv => names.extend(self.tables.iter().map(|s| s.to_string())),
                 Format::Json => names.push(self.document.to_string()),
                 Format::Html => names.push(INDEX.to_string()),
+                Format::Ipynb => names.push(notebook::NOTEBOOK.to_string()),
             }
         }
         names
     }
+}
+
+/// Whether `format`'s files are written when `formats` are asked for: a notebook brings the SVG
+/// and CSV files it reads.
+fn writes(formats: &[Format], format: Format) -> bool {
+    formats.contains(&format) || (matches!(format, Format::Svg | Format::Csv) && formats.contains(&Format::Ipynb))
 }
 
 /// Turns one kind's result into every requested format: the only place that writes figure
@@ -366,6 +374,8 @@ pub(crate) struct Writer<'a> {
     formats: &'a [Format],
     plan: Plan,
     written: Vec<String>,
+    /// The title and the drawn figures (file stem, SVG), kept for the notebook.
+    drawn: (String, Vec<(String, String)>),
 }
 
 impl<'a> Writer<'a> {
@@ -375,11 +385,11 @@ impl<'a> Writer<'a> {
             return Err(Error::NoInput { what: "output formats" });
         }
         out.check_free(&plan.files(formats))?;
-        Ok(Writer { out, formats, plan, written: Vec::new() })
+        Ok(Writer { out, formats, plan, written: Vec::new(), drawn: Default::default() })
     }
 
     pub(crate) fn wants(&self, format: Format) -> bool {
-        self.formats.contains(&format)
+        writes(self.formats, format)
     }
 
     fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
@@ -434,7 +444,29 @@ impl<'a> Writer<'a> {
                 .collect();
             self.write(INDEX, index_html(title, &index).as_bytes())?;
         }
+        if self.wants(Format::Ipynb) {
+            self.drawn = (title.to_string(), panels.iter().map(|p| p.stem.clone()).zip(drawn).collect());
+        }
         Ok(())
+    }
+
+    /// Write the notebook, when it is wanted: the provenance of a figure made with `options` by
+    /// `command`, the figures drawn, and `redraw`'s cell.
+    pub(crate) fn notebook<T: Figure>(
+        &mut self,
+        command: &str,
+        options: &T,
+        model: Option<&crate::checkpoint::ModelSource>,
+        settings: &serde_json::Value,
+        redraw: notebook::Redraw,
+    ) -> Result<()> {
+        if !self.wants(Format::Ipynb) {
+            return Ok(());
+        }
+        let (title, svgs) = &self.drawn;
+        let about = notebook::About::new(title, command, options, self.formats, model, settings);
+        let bytes = notebook::figure_notebook(&about, svgs, redraw).to_json()?;
+        self.write(notebook::NOTEBOOK, &bytes)
     }
 
     /// Write the CSV tables, computed only when CSV is wanted.

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::notebook::Redraw;
 use super::{
     clap_defaults, Entry, Figure, FigureOutput, Format, InputArgs, MethodArgs, ModelArg, Panel, Plan, Progress,
     Runtime, ScaleArgs, SeedArg, Writer, DEFAULT_CLASSIFIER,
@@ -119,6 +120,7 @@ impl Figure for SaliencyOptions {
         let n = attributions.len();
         let settings = serde_json::to_value(explainer.provenance(method.as_ref(), &target)).unwrap_or_default();
         writer.document(|| Document::new("salient saliency", attributions, input.failures.clone()).to_json())?;
+        writer.notebook("salient saliency", self, Some(&source), &settings, Redraw::Saliency)?;
         Ok(FigureOutput {
             model: Some(source),
             files: writer.finish(),

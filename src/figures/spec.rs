@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::autoencoder::AutoencoderSaliencyOptions;
 use super::faithfulness::FaithfulnessOptions;
 use super::heatmap::HeatmapOptions;
+use super::notebook::{joined_name, write_joined, Part};
 use super::projection::ProjectionOptions;
 use super::saliency::SaliencyOptions;
 use super::{option_names, Figure, FigureOutput, Format, Progress, Runtime};
@@ -236,7 +237,7 @@ fn all_option_names() -> Vec<String> {
 fn formats_of(value: Option<&toml::Value>, source: &str, figure: Option<&str>) -> Result<Option<Vec<Format>>> {
     let Some(value) = value else { return Ok(None) };
     let formats: Vec<Format> = value.clone().try_into().map_err(|e: toml::de::Error| {
-        spec_error(source, figure, Some("format"), format!("{}; formats: svg, csv, json, html", e.message()))
+        spec_error(source, figure, Some("format"), format!("{}; formats: svg, csv, json, html, ipynb", e.message()))
     })?;
     Ok(Some(formats))
 }
@@ -350,13 +351,15 @@ impl Batch<'_> {
     /// returns the manifest.
     pub fn run(&self, progress: &mut dyn Progress, done: &mut dyn FnMut(usize, &str)) -> Result<Manifest> {
         let out = OutputDir::prepare(self.out, self.overwrite)?;
-        out.check_free(&[MANIFEST])?;
+        let all_formats: Vec<Vec<Format>> = (self.spec.figures.iter())
+            .map(|f| self.formats.clone().or_else(|| f.formats.clone()).unwrap_or_else(|| Format::ALL.to_vec()))
+            .collect();
+        let joined = all_formats.iter().any(|f| f.contains(&Format::Ipynb)).then(|| joined_name(self.spec_path));
+        out.check_free(&[MANIFEST].into_iter().chain(joined.as_deref()).collect::<Vec<_>>())?;
         let mut records = Vec::with_capacity(self.spec.figures.len());
-        for (k, figure) in self.spec.figures.iter().enumerate() {
-            let formats =
-                self.formats.clone().or_else(|| figure.formats.clone()).unwrap_or_else(|| Format::ALL.to_vec());
+        for ((k, figure), formats) in self.spec.figures.iter().enumerate().zip(&all_formats) {
             let result = OutputDir::prepare(&out.path().join(&figure.name), self.overwrite)
-                .and_then(|dir| figure.options.make(self.runtime, &dir, &formats, progress));
+                .and_then(|dir| figure.options.make(self.runtime, &dir, formats, progress));
             let options = serde_json::to_value(&figure.options).unwrap_or(serde_json::Value::Null);
             records.push(match result {
                 Ok(made) => FigureRecord {
@@ -393,6 +396,16 @@ impl Batch<'_> {
             spec_sha256: sha256_hex(self.spec_bytes),
             figures: records,
         };
+        if let Some(name) = &joined {
+            let parts: Vec<Part> = (manifest.figures.iter().zip(&all_formats))
+                .map(|(r, f)| Part {
+                    name: &r.name,
+                    made: r.error.as_deref().map_or(Ok(()), Err),
+                    has_notebook: f.contains(&Format::Ipynb),
+                })
+                .collect();
+            write_joined(&out, name, &manifest.spec, &manifest.spec_sha256, &parts)?;
+        }
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Encode { format: "JSON", message: e.to_string() })?;
         out.write(MANIFEST, &json)?;
