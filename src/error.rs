@@ -259,6 +259,15 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A figure's notebook, read back to join it into an export's notebook, is not one salient
+    /// wrote.
+    #[error("{}: {message}", path.display())]
+    Notebook {
+        /// The notebook.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A figure could not be drawn.
     #[error("cannot draw {what}: {message}")]
     Render {

@@ -275,9 +275,13 @@ text = ["good"]
             "autoencoder/index.html",
             "autoencoder/matrix.csv",
             "autoencoder/gradients.csv",
-            "autoencoder/saliency.json"
+            "autoencoder/saliency.json",
+            "autoencoder/figures.ipynb"
         ]
     );
+    // The spec's notebook joins the figures made and names the ones that failed.
+    let joined = std::fs::read_to_string(out.join("spec.ipynb")).unwrap();
+    assert!(joined.contains("This figure failed") && joined.contains("DIR = Path(\\\"autoencoder\\\")"));
     assert_eq!(figs[5]["settings"]["outputs"], "greedy");
     assert!(figs[0]["error"].as_str().unwrap().contains("no/such/model"));
     assert!(figs[2]["error"].as_str().unwrap().contains("perplexity"), "{}", figs[2]["error"]);

@@ -9,7 +9,8 @@ use salient::figures::Format;
 use super::{GlobalArgs, JsonArg, OutArgs};
 
 /// Make every figure of a spec (TOML), each into its own directory under --out in every format
-/// (SVG, CSV, JSON and index.html unless the spec or --format says otherwise), and
+/// (SVG, CSV, JSON, index.html and figures.ipynb unless the spec or --format says otherwise),
+/// a notebook joining the figures' notebooks named after the spec (paper.toml: paper.ipynb), and
 /// manifest.json recording what each was made from (model directory and weights checksum,
 /// options with their defaults, the settings used, files) or why it failed. A failed figure
 /// does not stop the others. Paths in the spec are relative to the spec file.
@@ -24,7 +25,7 @@ pub struct Args {
     /// Where to write.
     #[command(flatten)]
     pub out: OutArgs,
-    /// What to write for every figure, comma-separated (svg, csv, json, html) [default: what
+    /// What to write for every figure, comma-separated (svg, csv, json, html, ipynb) [default: what
     /// the spec says, else all].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub format: Option<Vec<Format>>,

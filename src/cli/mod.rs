@@ -191,7 +191,7 @@ impl OutArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct FormatArgs {
     /// What to write, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,csv,json,html")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "svg,csv,json,html,ipynb")]
     pub format: Vec<Format>,
 }
 

@@ -38,11 +38,14 @@ pub enum Format {
     /// `index.html`: the interactive report of the directory, one self-contained page (inline
     /// SVG, CSS and JavaScript; opens from disk).
     Html,
+    /// `figures.ipynb`: a Jupyter notebook with the provenance, every figure, and code that
+    /// redraws one from the CSV (which it brings, with the SVG files, when not asked for).
+    Ipynb,
 }
 
 impl Format {
     /// Every format, in the order files are written.
-    pub const ALL: [Format; 4] = [Format::Svg, Format::Csv, Format::Json, Format::Html];
+    pub const ALL: [Format; 5] = [Format::Svg, Format::Csv, Format::Json, Format::Html, Format::Ipynb];
 }
 
 /// A checked output directory, with the record of what salient writes into it

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::notebook::Redraw;
 use super::{
     clap_defaults, report, Drawing, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime,
     ScaleArgs, Writer, DEFAULT_AUTOENCODER,
@@ -140,13 +141,15 @@ impl Figure for AutoencoderSaliencyOptions {
         }
         let n = results.len();
         writer.document(|| Document::new("salient autoencoder saliency", results, input.failures.clone()).to_json())?;
+        let settings = serde_json::json!({
+            "score": self.score, "outputs": self.outputs, "max_tokens": max_tokens, "steps": !self.no_steps
+        });
+        writer.notebook("salient autoencoder saliency", self, Some(&model), &settings, Redraw::Autoencoder)?;
         let (files, section) = writer.finish()?;
         Ok(FigureOutput {
             model: Some(model),
             files,
-            settings: serde_json::json!({
-                "score": self.score, "outputs": self.outputs, "max_tokens": max_tokens, "steps": !self.no_steps
-            }),
+            settings,
             notes,
             failures: input.failures,
             summary: format!("explained {n} sentence(s)"),

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::notebook::Redraw;
 use super::report::Section;
 use super::{
     clap_defaults, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, Writer,
@@ -140,6 +141,8 @@ impl FaithfulnessOptions {
         writer.tables(|| Ok(vec![table(report)?]))?;
         writer.page(Self::KIND, || super::report::data(report), &[])?;
         writer.document(|| Document::new("salient faithfulness", vec![report.clone()], Vec::new()).to_json())?;
+        let settings = serde_json::to_value(&report.options).unwrap_or_default();
+        writer.notebook("salient faithfulness", self, Some(&report.model), &settings, Redraw::Faithfulness)?;
         writer.finish()
     }
 }

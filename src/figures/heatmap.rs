@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::notebook::Redraw;
 use super::{
     clap_defaults, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime, ScaleArgs,
     Writer, DEFAULT_CLASSIFIER,
@@ -111,11 +112,13 @@ impl Figure for HeatmapOptions {
         writer.page(Self::KIND, || Ok(serde_json::Value::Null), &input.failures)?;
         let n = all.len();
         writer.document(|| Document::new("salient heatmap", all, input.failures.clone()).to_json())?;
+        let settings = serde_json::json!({"view": self.view, "sentences": sentences.len()});
+        writer.notebook("salient heatmap", self, Some(&source), &settings, Redraw::Heatmap)?;
         let (files, section) = writer.finish()?;
         Ok(FigureOutput {
             model: Some(source),
             files,
-            settings: serde_json::json!({"view": self.view, "sentences": sentences.len()}),
+            settings,
             notes: input.notes,
             failures: input.failures,
             summary: format!("drew {n} heatmap(s)"),

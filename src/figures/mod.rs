@@ -16,12 +16,13 @@
 //! from the clap declarations alone ([`clap_defaults`]), so that `--help` shows the values a spec
 //! gets too. [`Figure::make`] computes the results (through [`crate::explain`] or
 //! [`crate::project`], which return plain data) and hands them to one [`Writer`], which turns
-//! them into every requested [`Format`]: SVG, CSV, JSON and the HTML page. A figure kind never
-//! writes a file itself.
+//! them into every requested [`Format`]: SVG, CSV, JSON, the HTML page and the notebook
+//! ([`notebook`]). A figure kind never writes a file itself.
 
 pub mod autoencoder;
 pub mod faithfulness;
 pub mod heatmap;
+pub mod notebook;
 pub mod projection;
 pub mod report;
 pub mod saliency;
@@ -359,16 +360,23 @@ impl Plan {
     /// Every file name, for `formats`.
     pub(crate) fn files(&self, formats: &[Format]) -> Vec<String> {
         let mut names = Vec::new();
-        for format in Format::ALL.iter().filter(|f| formats.contains(f)) {
+        for format in Format::ALL.iter().filter(|f| writes(formats, **f)) {
             match format {
                 Format::Svg => names.extend(self.panels.iter().map(|s| format!("{s}.svg"))),
                 Format::Csv => names.extend(self.tables.iter().map(|s| s.to_string())),
                 Format::Json => names.push(self.document.to_string()),
                 Format::Html => names.push(INDEX.to_string()),
+                Format::Ipynb => names.push(notebook::NOTEBOOK.to_string()),
             }
         }
         names
     }
+}
+
+/// Whether `format`'s files are written when `formats` are asked for: a notebook brings the SVG
+/// and CSV files it reads.
+fn writes(formats: &[Format], format: Format) -> bool {
+    formats.contains(&format) || (matches!(format, Format::Svg | Format::Csv) && formats.contains(&Format::Ipynb))
 }
 
 /// Turns one kind's result into every requested format: the only place that writes figure
@@ -390,6 +398,9 @@ pub(crate) struct Writer<'a> {
     section: Option<report::Section>,
     tables: Vec<(Partial, Vec<u8>)>,
     document: Option<Partial>,
+    /// The title and the figures drawn (file stem, SVG; the first [`INLINE_FIGURES`]), kept for
+    /// the notebook.
+    notebook: (String, Vec<(String, String)>),
 }
 
 /// Figures shown inline on the page; later ones are shown from their SVG files (when written),
@@ -417,11 +428,12 @@ impl<'a> Writer<'a> {
             section: None,
             tables: Vec::new(),
             document: None,
+            notebook: Default::default(),
         })
     }
 
     pub(crate) fn wants(&self, format: Format) -> bool {
-        self.formats.contains(&format)
+        writes(self.formats, format)
     }
 
     fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
@@ -466,6 +478,10 @@ impl<'a> Writer<'a> {
             if svg {
                 self.write(&format!("{}.svg", panel.stem), text.as_bytes())?;
             }
+            if self.wants(Format::Ipynb) && self.drawn + k < INLINE_FIGURES {
+                self.notebook.0 = title.to_string();
+                self.notebook.1.push((panel.stem.clone(), text.clone()));
+            }
             if html {
                 drawn.push(text);
             }
@@ -506,6 +522,25 @@ impl<'a> Writer<'a> {
         section.add(data()?, REPORT_RESULTS);
         section.failures.extend_from_slice(failures);
         Ok(())
+    }
+
+    /// Write the notebook, when it is wanted: the provenance of a figure made with `options` by
+    /// `command`, the figures drawn, and `redraw`'s cell.
+    pub(crate) fn notebook<T: Figure>(
+        &mut self,
+        command: &str,
+        options: &T,
+        model: Option<&crate::checkpoint::ModelSource>,
+        settings: &serde_json::Value,
+        redraw: notebook::Redraw,
+    ) -> Result<()> {
+        if !self.wants(Format::Ipynb) {
+            return Ok(());
+        }
+        let (title, svgs) = &self.notebook;
+        let about = notebook::About::new(title, command, options, self.formats, model, settings);
+        let bytes = notebook::figure_notebook(&about, svgs, redraw).to_json()?;
+        self.write(notebook::NOTEBOOK, &bytes)
     }
 
     /// Write the CSV tables, computed only when CSV is wanted. A later call continues the

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::notebook::Redraw;
 use super::{
     clap_defaults, report, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, Writer,
     DEFAULT_CLASSIFIER, DEFAULT_SST,
@@ -225,6 +226,7 @@ impl Figure for ProjectionOptions {
             serde_json::json!({"method": projection.method, "phrases": source.describe(), "points": set.phrases.len()});
         let n = set.phrases.len();
         writer.document(|| Document::new("salient tsne", vec![projection], set.failures.clone()).to_json())?;
+        writer.notebook("salient tsne", self, Some(&model), &settings, Redraw::Projection)?;
         let (files, section) = writer.finish()?;
         Ok(FigureOutput {
             model: Some(model),

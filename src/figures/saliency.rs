@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::notebook::Redraw;
 use super::{
     clap_defaults, report, Figure, FigureOutput, Format, InputArgs, MethodArgs, ModelArg, NoProgress, Panel, Plan,
     Progress, Runtime, ScaleArgs, SeedArg, Writer, DEFAULT_CLASSIFIER,
@@ -142,6 +143,7 @@ impl Figure for SaliencyOptions {
         )?;
         writer.document(|| Ok(document.end()))?;
         let settings = serde_json::to_value(explainer.provenance(method.as_ref(), &target)).unwrap_or_default();
+        writer.notebook("salient saliency", self, Some(&source), &settings, Redraw::Saliency)?;
         let (files, section) = writer.finish()?;
         Ok(FigureOutput {
             model: Some(source),

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::autoencoder::AutoencoderSaliencyOptions;
 use super::faithfulness::FaithfulnessOptions;
 use super::heatmap::HeatmapOptions;
+use super::notebook::{joined_name, write_joined, Part};
 use super::projection::ProjectionOptions;
 use super::saliency::SaliencyOptions;
 use super::{make_recorded, option_names, report, Figure, FigureOutput, Format, Progress, Runtime, INDEX};
@@ -236,7 +237,7 @@ fn all_option_names() -> Vec<String> {
 fn formats_of(value: Option<&toml::Value>, source: &str, figure: Option<&str>) -> Result<Option<Vec<Format>>> {
     let Some(value) = value else { return Ok(None) };
     let formats: Vec<Format> = value.clone().try_into().map_err(|e: toml::de::Error| {
-        spec_error(source, figure, Some("format"), format!("{}; formats: svg, csv, json, html", e.message()))
+        spec_error(source, figure, Some("format"), format!("{}; formats: svg, csv, json, html, ipynb", e.message()))
     })?;
     Ok(Some(formats))
 }
@@ -356,7 +357,16 @@ impl Batch<'_> {
             self.formats.clone().or_else(|| figure.formats.clone()).unwrap_or_else(|| Format::ALL.to_vec())
         };
         let page = self.spec.figures.iter().any(|f| formats_of(f).contains(&Format::Html));
-        out.check_free(if page { &[MANIFEST, INDEX][..] } else { &[MANIFEST][..] })?;
+        let joined = self
+            .spec
+            .figures
+            .iter()
+            .any(|f| formats_of(f).contains(&Format::Ipynb))
+            .then(|| joined_name(self.spec_path));
+        let mut roots = vec![MANIFEST];
+        roots.extend(page.then_some(INDEX));
+        roots.extend(joined.as_deref());
+        out.check_free(&roots)?;
         // Every figure's directory first: one that cannot be written stops the run before any work.
         let dirs = self
             .spec
@@ -369,9 +379,11 @@ impl Batch<'_> {
             })
             .collect::<Result<Vec<_>>>()?;
         let mut records = Vec::with_capacity(self.spec.figures.len());
+        let mut all_formats = Vec::with_capacity(self.spec.figures.len());
         let mut sections = Vec::new();
         for (k, (figure, (dir, formats))) in self.spec.figures.iter().zip(dirs).enumerate() {
             let result = make_recorded(&dir, || figure.options.make(self.runtime, &dir, &formats, progress));
+            all_formats.push(formats);
             let options = serde_json::to_value(&figure.options).unwrap_or(serde_json::Value::Null);
             records.push(match result {
                 Ok(mut made) => {
@@ -420,6 +432,16 @@ impl Batch<'_> {
             let name = self.spec_path.file_stem().map_or_else(|| "export".into(), |s| s.to_string_lossy());
             let title = format!("{name}: {} figure(s) made by salient export", sections.len());
             out.write(INDEX, report::page(&title, &sections)?.as_bytes())?;
+        }
+        if let Some(name) = &joined {
+            let parts: Vec<Part> = (manifest.figures.iter().zip(&all_formats))
+                .map(|(r, f)| Part {
+                    name: &r.name,
+                    made: r.error.as_deref().map_or(Ok(()), Err),
+                    has_notebook: f.contains(&Format::Ipynb),
+                })
+                .collect();
+            write_joined(&out, name, &manifest.spec, &manifest.spec_sha256, &parts)?;
         }
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Encode { format: "JSON", message: e.to_string() })?;
