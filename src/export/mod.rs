@@ -31,11 +31,17 @@ pub enum Format {
     Json,
     /// `index.html`: every figure of the directory inline on one page (opens from disk).
     Html,
+    /// One PNG file per figure, drawn from its SVG (resvg).
+    Png,
+    /// One PDF file per figure, drawn from its SVG (svg2pdf; vector, text as outlines).
+    Pdf,
 }
 
 impl Format {
     /// Every format, in the order files are written.
-    pub const ALL: [Format; 4] = [Format::Svg, Format::Csv, Format::Json, Format::Html];
+    pub const ALL: [Format; 6] = [Format::Svg, Format::Csv, Format::Json, Format::Html, Format::Png, Format::Pdf];
+    /// What is written when no format is named.
+    pub const DEFAULT: [Format; 4] = [Format::Svg, Format::Csv, Format::Json, Format::Html];
 }
 
 /// A checked output directory.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     clap_defaults, Entry, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime, SeedArg,
-    Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
+    StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::{sst, Sentence, Split};
@@ -65,6 +65,10 @@ pub struct FaithfulnessOptions {
     /// Sentences per batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// How the drawings look.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub style: StyleArgs,
 }
 
 impl Default for FaithfulnessOptions {
@@ -120,7 +124,7 @@ impl FaithfulnessOptions {
     /// Fail, before any work, if a file this figure writes exists in `out` (and overwriting is
     /// off).
     pub fn check_out(&self, out: &OutputDir, formats: &[Format]) -> Result<()> {
-        Writer::new(out, formats, plan()).map(|_| ())
+        Writer::new(out, formats, plan())?.with_style(&self.style).map(|_| ())
     }
 
     /// Write `report` into `out` in every one of `formats`.
@@ -131,7 +135,7 @@ impl FaithfulnessOptions {
         formats: &[Format],
         progress: &mut dyn Progress,
     ) -> Result<Vec<String>> {
-        let mut writer = Writer::new(out, formats, plan())?;
+        let mut writer = Writer::new(out, formats, plan())?.with_style(&self.style)?;
         let panels = [Panel::heatmap("faithfulness".into(), heatmap(report), 0)];
         let entries = [Entry { caption: caption(report, self.split), panels: vec![0], error: None }];
         let title = format!("{} · faithfulness", report.model.name());
@@ -237,6 +241,7 @@ pub fn heatmap(report: &FaithfulnessReport) -> Heatmap {
         value_label: "probability drop".into(),
         values: report.methods.iter().flat_map(|m| values_of(m).into_iter().map(|v| v as f32)).collect(),
         kind: Values::Signed,
+        column_groups: Vec::new(),
     }
 }
 

@@ -16,8 +16,9 @@
 //! from the clap declarations alone ([`clap_defaults`]), so that `--help` shows the values a spec
 //! gets too. [`Figure::make`] computes the results (through [`crate::explain`] or
 //! [`crate::project`], which return plain data) and hands them to one [`Writer`], which turns
-//! them into every requested [`Format`]: SVG, CSV, JSON and the HTML page. A figure kind never
-//! writes a file itself.
+//! them into every requested [`Format`]: SVG, CSV, JSON, the HTML page, and PNG and PDF
+//! converted from each SVG ([`crate::render::Converter`]); how drawings look comes from each
+//! kind's [`StyleArgs`]. A figure kind never writes a file itself.
 
 pub mod autoencoder;
 pub mod faithfulness;
@@ -25,6 +26,7 @@ pub mod heatmap;
 pub mod projection;
 pub mod saliency;
 pub mod spec;
+pub mod style;
 
 use std::path::PathBuf;
 
@@ -36,7 +38,8 @@ use crate::error::{Error, Result};
 use crate::explain::{Baseline, MethodParams};
 pub use crate::export::Format;
 use crate::export::{index_html, IndexEntry, OutputDir};
-use crate::render::{heatmap_svg, scatter_svg, Heatmap, RenderOptions, ScaleOptions, Scatter};
+use crate::render::{heatmap_svg, scatter_svg, Converter, Heatmap, RenderOptions, ScaleOptions, Scatter, Style};
+pub use style::StyleArgs;
 
 /// The shipped classifier a figure uses when none is named.
 pub const DEFAULT_CLASSIFIER: &str = "data/models/bilstm-fine";
@@ -353,6 +356,8 @@ impl Plan {
                 Format::Csv => names.extend(self.tables.iter().map(|s| s.to_string())),
                 Format::Json => names.push(self.document.to_string()),
                 Format::Html => names.push(INDEX.to_string()),
+                Format::Png => names.extend(self.panels.iter().map(|s| format!("{s}.png"))),
+                Format::Pdf => names.extend(self.panels.iter().map(|s| format!("{s}.pdf"))),
             }
         }
         names
@@ -366,6 +371,10 @@ pub(crate) struct Writer<'a> {
     formats: &'a [Format],
     plan: Plan,
     written: Vec<String>,
+    style: Style,
+    /// Turns each drawn SVG into PNG and PDF (when wanted).
+    converter: Option<Converter>,
+    png_scale: f32,
 }
 
 impl<'a> Writer<'a> {
@@ -375,7 +384,26 @@ impl<'a> Writer<'a> {
             return Err(Error::NoInput { what: "output formats" });
         }
         out.check_free(&plan.files(formats))?;
-        Ok(Writer { out, formats, plan, written: Vec::new() })
+        Ok(Writer {
+            out,
+            formats,
+            plan,
+            written: Vec::new(),
+            style: Style::default(),
+            converter: None,
+            png_scale: StyleArgs::default().png_scale,
+        })
+    }
+
+    /// Draw with `style` (titles, size, fonts), checked now, before any work: also that its
+    /// font family can be found when PNG or PDF is wanted.
+    pub(crate) fn with_style(mut self, style: &StyleArgs) -> Result<Self> {
+        self.style = style.style()?;
+        self.png_scale = style.png_scale;
+        if self.wants(Format::Png) || self.wants(Format::Pdf) {
+            self.converter = Some(Converter::new(&self.style.font_family, self.png_scale)?);
+        }
+        Ok(self)
     }
 
     pub(crate) fn wants(&self, format: Format) -> bool {
@@ -398,9 +426,14 @@ impl<'a> Writer<'a> {
         progress: &mut dyn Progress,
     ) -> Result<()> {
         let (svg, html) = (self.wants(Format::Svg), self.wants(Format::Html));
-        if !svg && !html {
+        let (png, pdf) = (self.wants(Format::Png), self.wants(Format::Pdf));
+        if !svg && !html && !png && !pdf {
             return Ok(());
         }
+        if (png || pdf) && self.converter.is_none() {
+            self.converter = Some(Converter::new(&self.style.font_family, self.png_scale)?);
+        }
+        let title = self.style.title.clone().unwrap_or_else(|| title.to_string());
         if panels.len() != self.plan.panels.len() || panels.iter().zip(&self.plan.panels).any(|(p, s)| &p.stem != s) {
             return Err(Error::Render {
                 what: title.to_string(),
@@ -412,13 +445,27 @@ impl<'a> Writer<'a> {
         let mut drawn = Vec::with_capacity(panels.len());
         for (k, (panel, range)) in panels.iter().zip(ranges).enumerate() {
             let text = match &panel.drawing {
-                Drawing::Heatmap { map, column_width } => {
-                    heatmap_svg(map, &RenderOptions { range, column_width: *column_width, ..RenderOptions::default() })?
-                }
-                Drawing::Scatter(scatter) => scatter_svg(scatter)?,
+                Drawing::Heatmap { map, column_width } => heatmap_svg(
+                    map,
+                    &RenderOptions {
+                        range,
+                        column_width: *column_width,
+                        style: self.style.clone(),
+                        ..RenderOptions::default()
+                    },
+                )?,
+                Drawing::Scatter(scatter) => scatter_svg(scatter, &self.style)?,
             };
             if svg {
                 self.write(&format!("{}.svg", panel.stem), text.as_bytes())?;
+            }
+            if let Some(converter) = self.converter.clone() {
+                if png {
+                    self.write(&format!("{}.png", panel.stem), &converter.png(&text)?)?;
+                }
+                if pdf {
+                    self.write(&format!("{}.pdf", panel.stem), &converter.pdf(&text)?)?;
+                }
             }
             drawn.push(text);
             progress.advance(k + 1);
@@ -432,7 +479,7 @@ impl<'a> Writer<'a> {
                     error: e.error.clone(),
                 })
                 .collect();
-            self.write(INDEX, index_html(title, &index).as_bytes())?;
+            self.write(INDEX, index_html(&title, &index).as_bytes())?;
         }
         Ok(())
     }

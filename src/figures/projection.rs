@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    clap_defaults, Entry, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, Writer,
-    DEFAULT_CLASSIFIER, DEFAULT_SST,
+    clap_defaults, Entry, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, StyleArgs,
+    Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::{Split, DEFAULT_MAX_TOKENS};
@@ -90,6 +90,10 @@ pub struct ProjectionOptions {
     /// Which point labels to draw.
     #[arg(long, value_enum, default_value_t = Labels::Auto)]
     pub labels: Labels,
+    /// How the drawings look.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub style: StyleArgs,
     /// Longest phrase accepted, in tokens.
     #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
@@ -151,7 +155,7 @@ impl Figure for ProjectionOptions {
         let source = self.source()?;
         let method = self.method()?;
         let plan = Plan { panels: vec!["tsne".into()], tables: vec!["tsne.csv"], document: "tsne.json" };
-        let mut writer = Writer::new(out, formats, plan)?;
+        let mut writer = Writer::new(out, formats, plan)?.with_style(&self.style)?;
         let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
         let (set, mut highlight) = source.load(&loaded.vocab, loaded.card.model.task, self.max_tokens)?;
         highlight.extend(self.highlight.iter().cloned());

@@ -5,7 +5,7 @@
 //! [defaults]                      # optional: any figure option, given to every figure that
 //! model = "../data/models/lstm-fine"   # takes it and does not set it itself
 //! seed = 1
-//! format = ["svg", "csv"]         # optional; default every format
+//! format = ["svg", "csv"]         # optional; default svg, csv, json, html (png, pdf on request)
 //!
 //! [[figure]]
 //! name = "fig2-negation"          # the figure's directory under the output
@@ -236,7 +236,7 @@ fn all_option_names() -> Vec<String> {
 fn formats_of(value: Option<&toml::Value>, source: &str, figure: Option<&str>) -> Result<Option<Vec<Format>>> {
     let Some(value) = value else { return Ok(None) };
     let formats: Vec<Format> = value.clone().try_into().map_err(|e: toml::de::Error| {
-        spec_error(source, figure, Some("format"), format!("{}; formats: svg, csv, json, html", e.message()))
+        spec_error(source, figure, Some("format"), format!("{}; formats: svg, csv, json, html, png, pdf", e.message()))
     })?;
     Ok(Some(formats))
 }
@@ -354,7 +354,7 @@ impl Batch<'_> {
         let mut records = Vec::with_capacity(self.spec.figures.len());
         for (k, figure) in self.spec.figures.iter().enumerate() {
             let formats =
-                self.formats.clone().or_else(|| figure.formats.clone()).unwrap_or_else(|| Format::ALL.to_vec());
+                self.formats.clone().or_else(|| figure.formats.clone()).unwrap_or_else(|| Format::DEFAULT.to_vec());
             let result = OutputDir::prepare(&out.path().join(&figure.name), self.overwrite)
                 .and_then(|dir| figure.options.make(self.runtime, &dir, &formats, progress));
             let options = serde_json::to_value(&figure.options).unwrap_or(serde_json::Value::Null);
