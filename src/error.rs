@@ -243,10 +243,10 @@ pub enum Error {
         /// Why each input left out before was.
         failures: Vec<String>,
     },
-    /// Results could not be encoded as CSV or JSON.
+    /// Results could not be encoded (as CSV, JSON, PNG or PDF).
     #[error("cannot write {format}: {message}")]
     Encode {
-        /// `CSV` or `JSON`.
+        /// `CSV`, `JSON`, `SVG` (read back for conversion), `PNG` or `PDF`.
         format: &'static str,
         /// What the encoder said.
         message: String,
@@ -266,6 +266,14 @@ pub enum Error {
         /// The notebook.
         path: PathBuf,
         /// What is wrong with it.
+        message: String,
+    },
+    /// The font family asked for (`--font-family`) cannot be found for PNG or PDF.
+    #[error("font family `{family}`: {message}")]
+    Font {
+        /// The family list as given.
+        family: String,
+        /// Why not, and what to do.
         message: String,
     },
     /// A figure could not be drawn.

@@ -361,7 +361,7 @@ fn results_carry_their_provenance_and_round_trip_through_json() {
     let back: Vec<Attribution> = serde_json::from_str(&json).unwrap();
     assert_eq!(back, a);
     let map = salient::figures::saliency::heatmap(&a[0]);
-    assert!(map.title.contains("x · ig · score p_c · class negative"), "{}", map.title);
+    assert!(map.title.contains("x · ig · S_c = p_c · class negative"), "{}", map.title);
     assert!(map.subtitle.iter().any(|l| l.contains("completeness")));
 }
 

@@ -51,8 +51,9 @@ fn toml_value(key: &str, value: &str) -> String {
 }
 
 /// Make `kind` with the command `command` and `args` (`--key value` pairs or `--flag`), and
-/// through a spec with the same options; the two directories must hold the same bytes.
-fn same_both_ways(command: &[&str], kind: &str, args: &[&str]) {
+/// through a spec with the same options; the two directories must hold the same bytes, which
+/// are returned.
+fn same_both_ways(command: &[&str], kind: &str, args: &[&str]) -> BTreeMap<String, Vec<u8>> {
     let tmp = tempfile::tempdir().unwrap();
     let by_cli = tmp.path().join("cli");
     let mut cli_args: Vec<&str> = command.to_vec();
@@ -92,6 +93,7 @@ fn same_both_ways(command: &[&str], kind: &str, args: &[&str]) {
     for format in ["svg", "csv", "json", "html"] {
         assert!(a.keys().any(|n| n.ends_with(format)), "{kind}: no {format} file among {:?}", a.keys());
     }
+    a
 }
 
 #[test]
@@ -143,6 +145,187 @@ fn faithfulness_is_the_same_from_the_command_and_the_spec() {
     );
 }
 
+/// The text nodes of an SVG file, trimmed.
+fn svg_texts(bytes: &[u8]) -> Vec<String> {
+    let text = std::str::from_utf8(bytes).unwrap();
+    let doc = roxmltree::Document::parse(text).expect("well-formed SVG");
+    doc.descendants().filter(|n| n.has_tag_name("text")).map(|n| n.text().unwrap_or("").trim().to_string()).collect()
+}
+
+#[test]
+fn titles_captions_and_sizes_are_the_same_from_the_command_and_the_spec() {
+    let model = root().join("data/models/bilstm-fine");
+    let files = same_both_ways(
+        &["heatmap"],
+        "heatmap",
+        &[
+            "--model",
+            s(&model),
+            "--text",
+            "not bad",
+            "--view",
+            "states",
+            "--title",
+            "Figure 1a: hidden states",
+            "--caption",
+            "Hidden states of the BiLSTM after each word of not bad.",
+            "--width",
+            "700",
+            "--font-size",
+            "13",
+        ],
+    );
+    let svg = &files["states-0001.svg"];
+    let texts = svg_texts(svg);
+    assert_eq!(texts[0], "Figure 1a: hidden states", "the title written: {texts:?}");
+    assert!(texts.iter().any(|t| t.starts_with("#1: not bad")), "the sentence line stays: {texts:?}");
+    assert!(texts.iter().any(|t| t.contains("Hidden states of the BiLSTM")), "the caption: {texts:?}");
+    assert!(String::from_utf8_lossy(svg).starts_with("<svg width=\"700\""), "the width asked for");
+    // The page's title is the one written too.
+    let html = String::from_utf8_lossy(&files["index.html"]).into_owned();
+    assert!(html.contains("<title>Figure 1a: hidden states</title>"), "the page title");
+
+    let lstm = root().join("data/models/lstm-fine");
+    let files =
+        same_both_ways(&["saliency"], "saliency", &["--model", s(&lstm), "--text", "I hate it .", "--no-title"]);
+    let texts = svg_texts(&files["sentence-0001.svg"]);
+    assert!(
+        !texts.iter().any(|t| t.contains("lstm-fine") || t.starts_with("#1") || t.starts_with("predicted")),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t == "|∂S_c/∂e|"), "the colour bar's caption in Unicode: {texts:?}");
+}
+
+#[test]
+fn png_and_pdf_come_beside_the_svg_and_fonts_are_checked_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    let model = root().join("data/models/rnn-fine");
+    let (ok, _, err) = salient(&[
+        "heatmap",
+        "--text",
+        "good",
+        "--model",
+        s(&model),
+        "--out",
+        s(&out),
+        "--format",
+        "svg,png,pdf",
+        "--png-scale",
+        "1",
+    ]);
+    assert!(ok, "{err}");
+    let made = files(&out);
+    assert_eq!(made.keys().collect::<Vec<_>>(), ["representation.pdf", "representation.png", "representation.svg"]);
+    let png = resvg::tiny_skia::Pixmap::decode_png(&made["representation.png"]).expect("a PNG");
+    let doc = String::from_utf8_lossy(&made["representation.svg"]).into_owned();
+    let width: u32 = doc.split('"').nth(1).unwrap().parse().unwrap();
+    assert_eq!(png.width(), width, "one PNG pixel a figure pixel with --png-scale 1");
+    assert!(made["representation.pdf"].starts_with(b"%PDF-"));
+
+    let (ok, _, err) = salient(&[
+        "heatmap",
+        "--text",
+        "good",
+        "--model",
+        s(&model),
+        "--out",
+        s(&tmp.path().join("f")),
+        "--format",
+        "png",
+        "--font-family",
+        "No Such Font 7",
+    ]);
+    assert!(!ok && err.contains("No Such Font 7") && err.contains("installed"), "{err}");
+    assert!(!tmp.path().join("f/representation.png").exists());
+
+    // In a spec: `format` and the style options.
+    let spec = tmp.path().join("s.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[[figure]]\nname = \"a\"\nkind = \"heatmap\"\nmodel = {:?}\ntext = [\"good\"]\nformat = [\"png\"]\n\
+             png_scale = 0.5\nno_title = true\nfont_size = 10\n",
+            s(&model)
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = salient(&["export", "--spec", s(&spec), "--out", s(&tmp.path().join("e"))]);
+    assert!(ok, "{err}");
+    let made = files(&tmp.path().join("e/a"));
+    assert_eq!(made.keys().collect::<Vec<_>>(), ["representation.png"]);
+}
+
+#[test]
+fn real_figures_have_round_ticks_whole_notes_and_bilstm_halves() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, halves) in [("bilstm-fine", true), ("lstm-fine", false)] {
+        let out = tmp.path().join(name);
+        let model = root().join("data/models").join(name);
+        for view in ["representation", "states"] {
+            let (ok, _, err) = salient(&[
+                "heatmap",
+                "--model",
+                s(&model),
+                "--text",
+                "very good",
+                "--text",
+                "not very good",
+                "--view",
+                view,
+                "--out",
+                s(&out),
+                "--format",
+                "svg",
+                "--force",
+            ]);
+            assert!(ok, "{err}");
+        }
+        for file in ["representation.svg", "states-0001.svg"] {
+            let bytes = std::fs::read(out.join(file)).unwrap();
+            let texts = svg_texts(&bytes);
+            assert!(!texts.iter().any(|t| t.ends_with('…')), "{name}/{file}: a cut label: {texts:?}");
+            assert_eq!(
+                texts.iter().any(|t| t == "forward →") && texts.iter().any(|t| t == "← backward"),
+                halves,
+                "{name}/{file}: halves named only for the BiLSTM: {texts:?}"
+            );
+            // Ticks: the numbers drawn left-aligned right of the colour bar.
+            let svg = String::from_utf8(bytes).unwrap();
+            let doc = roxmltree::Document::parse(&svg).unwrap();
+            let ticks: Vec<f64> = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("text") && n.attribute("text-anchor") == Some("start"))
+                .filter_map(|n| n.text().and_then(|t| t.trim().parse::<f64>().ok()))
+                .collect();
+            assert!(ticks.len() >= 3, "{name}/{file}: ticks {ticks:?}");
+            let step = ticks[1] - ticks[0];
+            let magnitude = 10f64.powf(step.abs().log10().floor());
+            let mantissa = step.abs() / magnitude;
+            assert!(
+                [1.0, 2.0, 2.5, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6),
+                "{name}/{file}: step {step} of {ticks:?} is not round"
+            );
+            for pair in ticks.windows(2) {
+                assert!(((pair[1] - pair[0]) - step).abs() < 1e-6 * magnitude, "{name}/{file}: {ticks:?}");
+            }
+            for t in &ticks {
+                assert!(((t / step).round() - t / step).abs() < 1e-6, "{name}/{file}: {t} not a multiple of {step}");
+            }
+        }
+        let texts = svg_texts(&std::fs::read(out.join("representation.svg")).unwrap());
+        let notes: Vec<&String> = texts
+            .iter()
+            .filter(|t| t.contains("negative") || t.contains("positive") || t.starts_with("neutral"))
+            .collect();
+        assert_eq!(notes.len(), 2, "{name}: a prediction per phrase: {texts:?}");
+        for note in notes {
+            let number = note.rsplit(' ').next().unwrap();
+            assert!(number.len() == 5 && number.parse::<f64>().is_ok(), "{name}: `{note}` keeps its probability whole");
+        }
+    }
+}
+
 #[test]
 fn spec_errors_name_the_figure_and_the_option() {
     let parse = |text: &str| Spec::parse(text, "s.toml", Path::new(".")).unwrap_err().to_string();
@@ -153,7 +336,7 @@ fn spec_errors_name_the_figure_and_the_option() {
     let e = parse("[defaults]\nperplexty = 3\n[[figure]]\nname = \"a\"\nkind = \"tsne\"\n");
     assert!(e.contains("defaults.perplexty"), "{e}");
     let e = parse("[[figure]]\nname = \"a\"\nkind = \"tsne\"\nformat = [\"gif\"]\n");
-    assert!(e.contains("`format`") && e.contains("svg, csv, json, html"), "{e}");
+    assert!(e.contains("`format`") && e.contains("svg, csv, json, html, png, pdf"), "{e}");
     let e = parse("[[figure]]\nname = \"a\"\nkind = \"heatmap\"\nview = \"weights\"\n");
     assert!(e.contains("`view`") && e.contains("weights"), "{e}");
 }

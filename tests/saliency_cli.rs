@@ -70,7 +70,7 @@ fn saliency_writes_figures_csv_json_and_an_index() {
     let svg = std::fs::read_to_string(dir.join("sentence-0002.svg")).unwrap();
     assert!(svg.contains("&lt;script&gt;") && !svg.contains("<script>"), "tokens are escaped");
     roxmltree::Document::parse(&svg).expect("well-formed SVG");
-    assert!(svg.contains("lstm · grad · score exp(z_c) · class "), "title names model, method, score, class");
+    assert!(svg.contains("lstm · grad · S_c = exp(z_c) · class "), "title names model, method, score, class");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("saliency.json")).unwrap()).unwrap();
     let first = &json["results"][0];
     let p = &first["provenance"];

@@ -110,7 +110,7 @@ fn scatter_svg_is_well_formed_and_escaped() {
         labels: Labels::All,
         ..Scatter::default()
     };
-    let svg = scatter_svg(&s).unwrap();
+    let svg = scatter_svg(&s, &Default::default()).unwrap();
     let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
     assert!(!svg.contains("<script>"), "labels are escaped");
     let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();

@@ -45,9 +45,8 @@ impl Method for Erasure {
         false
     }
 
-    fn value_label(&self, score: ScoreKind) -> String {
-        let f = score.formula();
-        format!("{f}(x) - {f}(x without word)")
+    fn value_label(&self) -> String {
+        "S_c(x) − S_c(x without the word)".into()
     }
 
     fn token_score(&self) -> &'static str {

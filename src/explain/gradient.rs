@@ -7,8 +7,7 @@
 use candle_core::DType;
 
 use super::{
-    embed, embedding_gradients, fixed_classes, host_rows, real_positions, Input, Method, Row, ScoreKind, Target,
-    ValueKind,
+    embed, embedding_gradients, fixed_classes, host_rows, real_positions, Input, Method, Row, Target, ValueKind,
 };
 use crate::error::Result;
 use crate::model::Classifier;
@@ -46,12 +45,11 @@ impl Method for Gradient {
         }
     }
 
-    fn value_label(&self, score: ScoreKind) -> String {
-        let f = score.formula();
+    fn value_label(&self) -> String {
         if self.times_input {
-            format!("d{f}/de · e")
+            "∂S_c/∂e · e".into()
         } else {
-            format!("|d{f}/de|")
+            "|∂S_c/∂e|".into()
         }
     }
 

@@ -10,7 +10,7 @@ use candle_core::{DType, Tensor};
 
 use super::{
     class_scores, embed, embedding_gradients, host_rows, real_positions, Baseline, Completeness, Input, Method, Row,
-    ScoreKind, Target, ValueKind,
+    Target, ValueKind,
 };
 use crate::data::vocab::PAD_ID;
 use crate::error::{Error, Result};
@@ -50,8 +50,8 @@ impl Method for IntegratedGradients {
         ValueKind::Signed
     }
 
-    fn value_label(&self, score: ScoreKind) -> String {
-        format!("IG of {}", score.formula())
+    fn value_label(&self) -> String {
+        "IG of S_c".into()
     }
 
     fn token_score(&self) -> &'static str {

@@ -131,8 +131,9 @@ pub trait Method: Send + Sync {
     fn per_dimension(&self) -> bool {
         true
     }
-    /// What a matrix value is, for the colour bar ("|dS/de|").
-    fn value_label(&self, score: ScoreKind) -> String;
+    /// What a matrix value is, for the colour bar (`|∂S_c/∂e|`; `S_c` is the score, which the
+    /// figure's title defines).
+    fn value_label(&self) -> String;
     /// What a per-token score is ("L2 norm over dimensions").
     fn token_score(&self) -> &'static str;
     /// Attribute a batch: one [`Row`] per sentence of `input`, in order.
@@ -198,7 +199,7 @@ pub struct MethodInfo {
 pub const METHODS: &[MethodInfo] = &[
     MethodInfo {
         name: "grad",
-        summary: "first-derivative saliency |dS/de| (the paper's)",
+        summary: "first-derivative saliency |∂S_c/∂e| (the paper's)",
         build: |_| Ok(Box::new(gradient::Gradient { times_input: false })),
     },
     MethodInfo {
@@ -213,7 +214,7 @@ pub const METHODS: &[MethodInfo] = &[
     },
     MethodInfo {
         name: "smoothgrad",
-        summary: "|dS/de| averaged over seeded Gaussian noise",
+        summary: "|∂S_c/∂e| averaged over seeded Gaussian noise",
         build: |p| Ok(Box::new(smoothgrad::SmoothGrad::new(p.samples, p.noise, p.seed)?)),
     },
     MethodInfo {
@@ -405,7 +406,7 @@ impl<'a> Explainer<'a> {
                     words: s.words.clone(),
                     ids: s.ids.clone(),
                     matrix: row.matrix,
-                    value_label: method.value_label(target.score),
+                    value_label: method.value_label(),
                     token_scores: row.token_scores,
                     token_score: method.token_score().to_string(),
                     values: method.values(),

@@ -1,4 +1,4 @@
-//! SmoothGrad (Smilkov et al., 2017): the paper's `|dS_c/de|` averaged over `n` copies of the
+//! SmoothGrad (Smilkov et al., 2017): the paper's `|∂S_c/∂e|` averaged over `n` copies of the
 //! input with Gaussian noise, `N(0, s^2)` with `s = noise * (max e - min e)` over the sentence's
 //! embeddings. The class is the one chosen at the clean input.
 //!
@@ -11,8 +11,7 @@ use rand::{Rng, SeedableRng};
 
 use super::gradient::l2;
 use super::{
-    class_scores, embed, embedding_gradients, host_rows, real_positions, Input, Method, Row, ScoreKind, Target,
-    ValueKind,
+    class_scores, embed, embedding_gradients, host_rows, real_positions, Input, Method, Row, Target, ValueKind,
 };
 use crate::error::{Error, Result};
 use crate::model::{Classifier, NoTrace};
@@ -78,8 +77,8 @@ impl Method for SmoothGrad {
         ValueKind::Magnitude
     }
 
-    fn value_label(&self, score: ScoreKind) -> String {
-        format!("mean |d{}/de| under noise", score.formula())
+    fn value_label(&self) -> String {
+        "mean |∂S_c/∂e| under noise".into()
     }
 
     fn token_score(&self) -> &'static str {

@@ -3,7 +3,7 @@
 //! token, the sum over `j` (the squared distance). It reads only the embeddings, so the class
 //! and score do not enter; the prediction is still recorded.
 
-use super::{argmax, logits_of, Input, Method, Row, ScoreKind, Target, ValueKind};
+use super::{argmax, logits_of, Input, Method, Row, Target, ValueKind};
 use crate::error::Result;
 use crate::model::Classifier;
 
@@ -36,8 +36,8 @@ impl Method for Variance {
         false
     }
 
-    fn value_label(&self, _: ScoreKind) -> String {
-        "(e - mean e)^2".into()
+    fn value_label(&self) -> String {
+        "(e − ē)²".into()
     }
 
     fn token_score(&self) -> &'static str {

@@ -41,11 +41,18 @@ pub enum Format {
     /// `figures.ipynb`: a Jupyter notebook with the provenance, every figure, and code that
     /// redraws one from the CSV (which it brings, with the SVG files, when not asked for).
     Ipynb,
+    /// One PNG file per figure, drawn from its SVG (resvg).
+    Png,
+    /// One PDF file per figure, drawn from its SVG (svg2pdf; vector, text as outlines).
+    Pdf,
 }
 
 impl Format {
     /// Every format, in the order files are written.
-    pub const ALL: [Format; 5] = [Format::Svg, Format::Csv, Format::Json, Format::Html, Format::Ipynb];
+    pub const ALL: [Format; 7] =
+        [Format::Svg, Format::Csv, Format::Json, Format::Html, Format::Ipynb, Format::Png, Format::Pdf];
+    /// What is written when no format is named.
+    pub const DEFAULT: [Format; 5] = [Format::Svg, Format::Csv, Format::Json, Format::Html, Format::Ipynb];
 }
 
 /// A checked output directory, with the record of what salient writes into it

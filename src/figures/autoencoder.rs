@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::notebook::Redraw;
 use super::{
     clap_defaults, report, Drawing, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime,
-    ScaleArgs, Writer, DEFAULT_AUTOENCODER,
+    ScaleArgs, StyleArgs, Writer, DEFAULT_AUTOENCODER,
 };
 use crate::checkpoint::{load_autoencoder, ModelSource};
 use crate::data::vocab::UNK_ID;
@@ -20,7 +20,7 @@ use crate::explain::autoencoder::{explain, OutputChoice, ReconstructionSaliency}
 use crate::explain::ScoreKind;
 use crate::export::csv::Table;
 use crate::export::{Document, OutputDir};
-use crate::render::{fitting_column_width, format_number, Heatmap, Values};
+use crate::render::{fitting_column_width, format_column, ColumnGroup, Heatmap, Values};
 
 /// Options of an autoencoder saliency figure (`salient autoencoder saliency`,
 /// `kind = "autoencoder-saliency"`).
@@ -52,6 +52,10 @@ pub struct AutoencoderSaliencyOptions {
     #[command(flatten)]
     #[serde(flatten)]
     pub scale: ScaleArgs,
+    /// How the drawings look.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub style: StyleArgs,
 }
 
 impl Default for AutoencoderSaliencyOptions {
@@ -89,6 +93,7 @@ impl Figure for AutoencoderSaliencyOptions {
         formats: &[Format],
         progress: &mut dyn Progress,
     ) -> Result<FigureOutput> {
+        let style = self.style.style()?;
         let dir = self.model.dir_or(DEFAULT_AUTOENCODER);
         let loaded = load_autoencoder(&dir, &runtime.device, candle_core::DType::F32)?;
         let scale = self.scale.options()?;
@@ -110,14 +115,14 @@ impl Figure for AutoencoderSaliencyOptions {
             }
         }
         let plan = Plan { panels: stems, tables: vec!["matrix.csv", "gradients.csv"], document: "saliency.json" };
-        let mut writer = Writer::new(out, formats, plan)?;
+        let mut writer = Writer::new(out, formats, plan)?.with_style(&self.style)?;
 
         let model = ModelSource::of_autoencoder(&loaded);
         let name = model.name();
         let mut panels = Vec::new();
         for r in &results {
             let map = matrix_heatmap(r, &name);
-            let column_width = Some(fitting_column_width(&map.column_labels));
+            let column_width = Some(fitting_column_width(&map.column_labels, &style));
             panels.push(Panel {
                 stem: matrix_stem(r.sentence),
                 drawing: Drawing::Heatmap { map, column_width },
@@ -171,7 +176,7 @@ pub fn matrix_heatmap(r: &ReconstructionSaliency, model: &str) -> Heatmap {
         ],
         row_labels: r.output_tokens.clone(),
         muted_rows: vec![false; r.output_tokens.len()],
-        row_notes: r.steps.iter().map(|a| format_number(a.score.unwrap_or(f64::NAN) as f32)).collect(),
+        row_notes: format_column(&r.steps.iter().map(|a| a.score.unwrap_or(f64::NAN) as f32).collect::<Vec<_>>()),
         notes_title: "S_t".into(),
         columns: words.len(),
         column_labels: words,
@@ -179,6 +184,7 @@ pub fn matrix_heatmap(r: &ReconstructionSaliency, model: &str) -> Heatmap {
         value_label: "‖∂S_t/∂e_i‖₂".into(),
         values: r.steps.iter().flat_map(|a| a.token_scores.iter().copied()).collect(),
         kind: Values::Magnitude,
+        column_groups: Vec::<ColumnGroup>::new(),
     }
 }
 
@@ -188,11 +194,11 @@ pub fn step_heatmap(r: &ReconstructionSaliency, t: usize, model: &str) -> Heatma
     let score = r.provenance.score.unwrap_or(ScoreKind::Logit);
     let dim = a.matrix.first().map_or(0, Vec::len);
     Heatmap {
-        title: format!("{model} · output {} `{}` · {}", t + 1, r.output_tokens[t], formula(score)),
+        title: format!("{model} · output {} “{}” · {}", t + 1, r.output_tokens[t], formula(score)),
         subtitle: vec![format!("in : {}", r.text)],
         row_labels: a.words.clone(),
         muted_rows: a.ids.iter().map(|&id| id == UNK_ID).collect(),
-        row_notes: a.token_scores.iter().map(|&s| format_number(s)).collect(),
+        row_notes: format_column(&a.token_scores),
         notes_title: "‖w‖₂".into(),
         column_labels: (0..dim).map(|j| j.to_string()).collect(),
         x_label: "embedding dimension".into(),
@@ -200,6 +206,7 @@ pub fn step_heatmap(r: &ReconstructionSaliency, t: usize, model: &str) -> Heatma
         values: a.matrix.iter().flatten().copied().collect(),
         columns: dim,
         kind: Values::Magnitude,
+        column_groups: Vec::<ColumnGroup>::new(),
     }
 }
 

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::notebook::Redraw;
 use super::report::Section;
 use super::{
-    clap_defaults, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, Writer,
-    DEFAULT_CLASSIFIER, DEFAULT_SST,
+    clap_defaults, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime, SeedArg,
+    StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::{sst, Sentence, Split};
@@ -67,6 +67,10 @@ pub struct FaithfulnessOptions {
     /// Sentences per batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// How the drawings look.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub style: StyleArgs,
 }
 
 impl Default for FaithfulnessOptions {
@@ -122,7 +126,7 @@ impl FaithfulnessOptions {
     /// Fail, before any work, if a file this figure writes exists in `out` (and overwriting is
     /// off).
     pub fn check_out(&self, out: &OutputDir, formats: &[Format]) -> Result<()> {
-        Writer::new(out, formats, plan()).map(|_| ())
+        Writer::new(out, formats, plan())?.with_style(&self.style).map(|_| ())
     }
 
     /// Write `report` into `out` in every one of `formats`: the files written, and the figure
@@ -134,7 +138,7 @@ impl FaithfulnessOptions {
         formats: &[Format],
         progress: &mut dyn Progress,
     ) -> Result<(Vec<String>, Option<Section>)> {
-        let mut writer = Writer::new(out, formats, plan())?;
+        let mut writer = Writer::new(out, formats, plan())?.with_style(&self.style)?;
         let panels = [Panel::heatmap("faithfulness".into(), heatmap(report), 0)];
         let title = format!("{} · faithfulness · {}", report.model.name(), caption(report, self.split));
         writer.figures(&title, &panels, &Default::default(), progress)?;
@@ -243,6 +247,7 @@ pub fn heatmap(report: &FaithfulnessReport) -> Heatmap {
         value_label: "probability drop".into(),
         values: report.methods.iter().flat_map(|m| values_of(m).into_iter().map(|v| v as f32)).collect(),
         kind: Values::Signed,
+        column_groups: Vec::new(),
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::notebook::Redraw;
 use super::{
     clap_defaults, Figure, FigureOutput, Format, InputArgs, ModelArg, Panel, Plan, Progress, Runtime, ScaleArgs,
-    Writer, DEFAULT_CLASSIFIER,
+    StyleArgs, Writer, DEFAULT_CLASSIFIER,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::DEFAULT_MAX_TOKENS;
@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::explain::views::{self, direction_name, MatrixView, View};
 use crate::export::csv::Table;
 use crate::export::{Document, OutputDir};
-use crate::render::{format_number, Heatmap};
+use crate::render::{format_column, ColumnGroup, Heatmap};
 
 /// Options of a heatmap figure (`salient heatmap`, `kind = "heatmap"`).
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
@@ -43,6 +43,10 @@ pub struct HeatmapOptions {
     /// Longest sentence accepted, in tokens.
     #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
+    /// How the drawings look.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub style: StyleArgs,
 }
 
 impl Default for HeatmapOptions {
@@ -102,7 +106,7 @@ impl Figure for HeatmapOptions {
             tables: vec!["heatmap.csv"],
             document: "heatmap.json",
         };
-        let mut writer = Writer::new(out, formats, plan)?;
+        let mut writer = Writer::new(out, formats, plan)?.with_style(&self.style)?;
 
         let all: Vec<MatrixView> = groups.into_iter().flatten().collect();
         let panels: Vec<Panel> = all.iter().map(|v| Panel::heatmap(figure_stem(v), heatmap(v), 0)).collect();
@@ -137,8 +141,9 @@ pub fn heatmap(view: &MatrixView) -> Heatmap {
         View::Representation => "representation dimension",
         _ => "hidden unit",
     };
+    let probabilities = format_column(&view.predictions.iter().map(|p| p.probability).collect::<Vec<_>>());
     let row_notes: Vec<String> =
-        view.predictions.iter().map(|p| format!("{} {}", p.class, format_number(p.probability))).collect();
+        view.predictions.iter().zip(probabilities).map(|(p, text)| format!("{} {text}", p.class)).collect();
     Heatmap {
         title: format!("{} · {}", view.provenance.model.name(), describe(view)),
         subtitle,
@@ -156,7 +161,28 @@ pub fn heatmap(view: &MatrixView) -> Heatmap {
         values: view.matrix.iter().flatten().copied().collect(),
         columns: view.column_labels.len(),
         kind: super::values(view.values),
+        column_groups: halves(&view.column_labels)
+            .map(|n| {
+                vec![
+                    ColumnGroup { name: "forward →".into(), columns: n },
+                    ColumnGroup { name: "← backward".into(), columns: n },
+                ]
+            })
+            .unwrap_or_default(),
     }
+}
+
+/// The size of each half when `labels` are a bidirectional model's units (`f0 f1 … b0 b1 …`).
+fn halves(labels: &[String]) -> Option<usize> {
+    let n = labels.len() / 2;
+    let unit = |label: &str, prefix: char| {
+        label.strip_prefix(prefix).is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let split = n > 0
+        && labels.len() == 2 * n
+        && labels[..n].iter().all(|l| unit(l, 'f'))
+        && labels[n..].iter().all(|l| unit(l, 'b'));
+    split.then_some(n)
 }
 
 /// `view,sentence,position,token,dimension,value`: one line per row and column (`position` is

@@ -16,8 +16,10 @@
 //! from the clap declarations alone ([`clap_defaults`]), so that `--help` shows the values a spec
 //! gets too. [`Figure::make`] computes the results (through [`crate::explain`] or
 //! [`crate::project`], which return plain data) and hands them to one [`Writer`], which turns
-//! them into every requested [`Format`]: SVG, CSV, JSON, the HTML page and the notebook
-//! ([`notebook`]). A figure kind never writes a file itself.
+//! them into every requested [`Format`]: SVG, CSV, JSON, the HTML page ([`report`]), the
+//! notebook ([`notebook`]), and PNG and PDF converted from each SVG
+//! ([`crate::render::Converter`]); how drawings look comes from each kind's [`StyleArgs`]. A
+//! figure kind never writes a file itself.
 
 pub mod autoencoder;
 pub mod faithfulness;
@@ -27,6 +29,7 @@ pub mod projection;
 pub mod report;
 pub mod saliency;
 pub mod spec;
+pub mod style;
 
 use std::path::PathBuf;
 
@@ -39,7 +42,8 @@ use crate::explain::{Baseline, MethodParams};
 pub use crate::export::Format;
 use crate::export::{OutputDir, Partial};
 use crate::limits::{Limited, Limits};
-use crate::render::{heatmap_svg, scatter_svg, Heatmap, RenderOptions, ScaleOptions, Scatter};
+use crate::render::{heatmap_svg, scatter_svg, Converter, Heatmap, RenderOptions, ScaleOptions, Scatter, Style};
+pub use style::StyleArgs;
 
 /// The shipped classifier a figure uses when none is named.
 pub const DEFAULT_CLASSIFIER: &str = "data/models/bilstm-fine";
@@ -367,6 +371,8 @@ impl Plan {
                 Format::Json => names.push(self.document.to_string()),
                 Format::Html => names.push(INDEX.to_string()),
                 Format::Ipynb => names.push(notebook::NOTEBOOK.to_string()),
+                Format::Png => names.extend(self.panels.iter().map(|s| format!("{s}.png"))),
+                Format::Pdf => names.extend(self.panels.iter().map(|s| format!("{s}.pdf"))),
             }
         }
         names
@@ -401,6 +407,10 @@ pub(crate) struct Writer<'a> {
     /// The title and the figures drawn (file stem, SVG; the first [`INLINE_FIGURES`]), kept for
     /// the notebook.
     notebook: (String, Vec<(String, String)>),
+    style: Style,
+    /// Turns each drawn SVG into PNG and PDF (when wanted).
+    converter: Option<Converter>,
+    png_scale: f32,
 }
 
 /// Figures shown inline on the page; later ones are shown from their SVG files (when written),
@@ -429,7 +439,21 @@ impl<'a> Writer<'a> {
             tables: Vec::new(),
             document: None,
             notebook: Default::default(),
+            style: Style::default(),
+            converter: None,
+            png_scale: StyleArgs::default().png_scale,
         })
+    }
+
+    /// Draw with `style` (titles, size, fonts), checked now, before any work: also that its
+    /// font family can be found when PNG or PDF is wanted.
+    pub(crate) fn with_style(mut self, style: &StyleArgs) -> Result<Self> {
+        self.style = style.style()?;
+        self.png_scale = style.png_scale;
+        if self.wants(Format::Png) || self.wants(Format::Pdf) {
+            self.converter = Some(Converter::new(&self.style.font_family, self.png_scale)?);
+        }
+        Ok(self)
     }
 
     pub(crate) fn wants(&self, format: Format) -> bool {
@@ -453,9 +477,15 @@ impl<'a> Writer<'a> {
         progress: &mut dyn Progress,
     ) -> Result<()> {
         let (svg, html) = (self.wants(Format::Svg), self.wants(Format::Html));
-        if !svg && !html {
+        let (png, pdf) = (self.wants(Format::Png), self.wants(Format::Pdf));
+        if !svg && !html && !png && !pdf {
             return Ok(());
         }
+        if (png || pdf) && self.converter.is_none() {
+            self.converter = Some(Converter::new(&self.style.font_family, self.png_scale)?);
+        }
+        let title = self.style.title.clone().unwrap_or_else(|| title.to_string());
+        let title = title.as_str();
         let planned = self.plan.panels.get(self.drawn..self.drawn + panels.len()).unwrap_or_default();
         if planned.len() != panels.len() || panels.iter().zip(planned).any(|(p, s)| &p.stem != s) {
             return Err(Error::Render {
@@ -470,13 +500,27 @@ impl<'a> Writer<'a> {
         let mut drawn = Vec::with_capacity(panels.len());
         for (k, (panel, range)) in panels.iter().zip(ranges).enumerate() {
             let text = match &panel.drawing {
-                Drawing::Heatmap { map, column_width } => {
-                    heatmap_svg(map, &RenderOptions { range, column_width: *column_width, ..RenderOptions::default() })?
-                }
-                Drawing::Scatter(scatter) => scatter_svg(scatter)?,
+                Drawing::Heatmap { map, column_width } => heatmap_svg(
+                    map,
+                    &RenderOptions {
+                        range,
+                        column_width: *column_width,
+                        style: self.style.clone(),
+                        ..RenderOptions::default()
+                    },
+                )?,
+                Drawing::Scatter(scatter) => scatter_svg(scatter, &self.style)?,
             };
             if svg {
                 self.write(&format!("{}.svg", panel.stem), text.as_bytes())?;
+            }
+            if let Some(converter) = self.converter.clone() {
+                if png {
+                    self.write(&format!("{}.png", panel.stem), &converter.png(&text)?)?;
+                }
+                if pdf {
+                    self.write(&format!("{}.pdf", panel.stem), &converter.pdf(&text)?)?;
+                }
             }
             if self.wants(Format::Ipynb) && self.drawn + k < INLINE_FIGURES {
                 self.notebook.0 = title.to_string();

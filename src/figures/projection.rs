@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::notebook::Redraw;
 use super::{
-    clap_defaults, report, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, Writer,
-    DEFAULT_CLASSIFIER, DEFAULT_SST,
+    clap_defaults, report, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, StyleArgs,
+    Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::{Split, DEFAULT_MAX_TOKENS};
@@ -92,6 +92,10 @@ pub struct ProjectionOptions {
     /// Which point labels to draw.
     #[arg(long, value_enum, default_value_t = Labels::Auto)]
     pub labels: Labels,
+    /// How the drawings look.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub style: StyleArgs,
     /// Longest phrase accepted, in tokens.
     #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
@@ -159,7 +163,7 @@ impl Figure for ProjectionOptions {
             }
         }
         let plan = Plan { panels: vec!["tsne".into()], tables: vec!["tsne.csv"], document: "tsne.json" };
-        let mut writer = Writer::new(out, formats, plan)?;
+        let mut writer = Writer::new(out, formats, plan)?.with_style(&self.style)?;
         let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
         let (set, mut highlight) =
             source.load(&loaded.vocab, loaded.card.model.task, self.max_tokens, runtime.limits.tree_tokens)?;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::notebook::Redraw;
 use super::{
     clap_defaults, report, Figure, FigureOutput, Format, InputArgs, MethodArgs, ModelArg, NoProgress, Panel, Plan,
-    Progress, Runtime, ScaleArgs, SeedArg, Writer, DEFAULT_CLASSIFIER,
+    Progress, Runtime, ScaleArgs, SeedArg, StyleArgs, Writer, DEFAULT_CLASSIFIER,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::vocab::UNK_ID;
@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::explain::{build_method, method_names, Attribution, ClassChoice, Explainer, ScoreKind, Target};
 use crate::export::csv::Table;
 use crate::export::{DocumentStream, OutputDir};
-use crate::render::{format_number, Heatmap};
+use crate::render::{format_column, format_number, Heatmap};
 
 /// Options of a saliency figure (`salient saliency`, `kind = "saliency"`).
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
@@ -55,6 +55,10 @@ pub struct SaliencyOptions {
     #[command(flatten)]
     #[serde(flatten)]
     pub scale: ScaleArgs,
+    /// How the drawings look.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub style: StyleArgs,
     /// Longest sentence accepted, in tokens.
     #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
@@ -103,12 +107,12 @@ impl Figure for SaliencyOptions {
             tables: vec!["saliency.csv", "tokens.csv"],
             document: "saliency.json",
         };
-        let mut writer = Writer::new(out, formats, plan)?;
+        let mut writer = Writer::new(out, formats, plan)?.with_style(&self.style)?;
 
         let source = ModelSource::of(&loaded);
         let explainer =
             Explainer::new(&loaded.model, source.clone()).batch_size(self.batch_size).threads(runtime.threads);
-        let title = format!("{} · {} · {}", source.name(), method.name(), target.score.formula());
+        let title = format!("{} · {} · S_c = {}", source.name(), method.name(), target.score.formula());
         // Sentences are explained and written a part at a time, so that memory does not grow with
         // the input; one colour scale shared by every figure needs every result first.
         let fixed_scale = !scale.shared || (scale.vmin.is_some() && scale.vmax.is_some());
@@ -162,7 +166,7 @@ pub fn heatmap(a: &Attribution) -> Heatmap {
     let p = &a.provenance;
     let mut title = format!("{} · {}", p.model.name(), p.method);
     if let (Some(score), Some(_)) = (p.score, p.class) {
-        title += &format!(" · score {} · class {}", score.formula(), a.class_name);
+        title += &format!(" · S_c = {} · class {}", score.formula(), a.class_name);
     }
     let mut subtitle = vec![format!("#{}: {}", a.sentence, a.text)];
     let names = p.task.map(|t| t.class_names()).unwrap_or_default();
@@ -170,7 +174,7 @@ pub fn heatmap(a: &Attribution) -> Heatmap {
     let probability = a.probabilities.get(a.predicted).copied().unwrap_or(f32::NAN);
     let mut line = format!("predicted {predicted} (p {})", format_number(probability));
     if let (Some(kind), Some(score)) = (p.score, a.score) {
-        line += &format!("; {} = {}", kind.formula(), format_number(score as f32));
+        line += &format!("; S_c = {} = {}", kind.formula(), format_number(score as f32));
     }
     subtitle.push(line);
     if let Some(c) = &a.completeness {
@@ -188,7 +192,7 @@ pub fn heatmap(a: &Attribution) -> Heatmap {
         subtitle,
         row_labels: a.words.clone(),
         muted_rows: a.ids.iter().map(|&id| id == UNK_ID).collect(),
-        row_notes: a.token_scores.iter().map(|&v| format_number(v)).collect(),
+        row_notes: format_column(&a.token_scores),
         notes_title: "per token".into(),
         column_labels: if columns == 1 { vec![String::new()] } else { (0..columns).map(|j| j.to_string()).collect() },
         x_label: if columns == 1 { String::new() } else { "embedding dimension".into() },
@@ -196,6 +200,7 @@ pub fn heatmap(a: &Attribution) -> Heatmap {
         values: a.matrix.iter().flatten().copied().collect(),
         columns,
         kind: super::values(a.values),
+        column_groups: Vec::new(),
     }
 }
 

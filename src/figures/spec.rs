@@ -5,7 +5,7 @@
 //! [defaults]                      # optional: any figure option, given to every figure that
 //! model = "../data/models/lstm-fine"   # takes it and does not set it itself
 //! seed = 1
-//! format = ["svg", "csv"]         # optional; default every format
+//! format = ["svg", "csv"]         # optional; default svg, csv, json, html (png, pdf on request)
 //!
 //! [[figure]]
 //! name = "fig2-negation"          # the figure's directory under the output
@@ -237,7 +237,12 @@ fn all_option_names() -> Vec<String> {
 fn formats_of(value: Option<&toml::Value>, source: &str, figure: Option<&str>) -> Result<Option<Vec<Format>>> {
     let Some(value) = value else { return Ok(None) };
     let formats: Vec<Format> = value.clone().try_into().map_err(|e: toml::de::Error| {
-        spec_error(source, figure, Some("format"), format!("{}; formats: svg, csv, json, html, ipynb", e.message()))
+        spec_error(
+            source,
+            figure,
+            Some("format"),
+            format!("{}; formats: svg, csv, json, html, ipynb, png, pdf", e.message()),
+        )
     })?;
     Ok(Some(formats))
 }
@@ -354,7 +359,7 @@ impl Batch<'_> {
         let key = run_key(&("export", sha256_hex(self.spec_bytes), &self.formats));
         let out = OutputDir::open(self.out, self.existing, &key)?;
         let formats_of = |figure: &SpecFigure| {
-            self.formats.clone().or_else(|| figure.formats.clone()).unwrap_or_else(|| Format::ALL.to_vec())
+            self.formats.clone().or_else(|| figure.formats.clone()).unwrap_or_else(|| Format::DEFAULT.to_vec())
         };
         let page = self.spec.figures.iter().any(|f| formats_of(f).contains(&Format::Html));
         let joined = self
