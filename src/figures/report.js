@@ -5,11 +5,8 @@
   const DATA = JSON.parse(document.getElementById("salient-data").textContent);
   const SVG_NS = "http://www.w3.org/2000/svg";
   const tooltip = document.getElementById("tooltip");
-  // Five classes, negative to positive, told apart in colour-blind vision (RdYlBu-like ends with
-  // a grey middle); two classes use the ends.
-  const FIVE = ["#b2182b", "#ef8a62", "#8c8c8c", "#67a9cf", "#2166ac"];
-  const TWO = ["#b2182b", "#2166ac"];
-  const OTHER = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"];
+  // The SVG figures' class colours (colour-blind safe), by number of classes.
+  const PALETTES = DATA.palettes || {};
 
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
@@ -34,9 +31,7 @@
     return parts.length ? parts[parts.length - 1] : String(dir);
   }
   function classColours(n) {
-    if (n === 5) return FIVE;
-    if (n === 2) return TWO;
-    return OTHER;
+    return PALETTES[String(Math.min(Math.max(n, 1), 8))] || ["#777777"];
   }
   // A colour for `v` in [0, 1] (magnitudes) or [-1, 1] (signed values): white to blue, or red
   // through white to blue.

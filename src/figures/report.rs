@@ -22,6 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::INDEX;
 use crate::data::Failure;
 use crate::error::{Error, Result};
 use crate::export::escape_html;
@@ -109,7 +110,19 @@ pub(crate) fn data<T: Serialize + ?Sized>(results: &T) -> Result<serde_json::Val
 
 /// The page for `sections` under `title`.
 pub fn page(title: &str, sections: &[Section]) -> Result<String> {
-    let data = serde_json::json!({ "title": title, "sections": sections });
+    // The class colours of the SVG figures, so that the page's scatter plots match them.
+    let palettes: serde_json::Map<String, serde_json::Value> = (1..=8)
+        .map(|n| {
+            let colours = (0..n)
+                .map(|k| {
+                    let c = crate::render::class_colour(k, n);
+                    format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
+                })
+                .collect::<Vec<_>>();
+            (n.to_string(), serde_json::json!(colours))
+        })
+        .collect();
+    let data = serde_json::json!({ "title": title, "sections": sections, "palettes": palettes });
     let json = serde_json::to_string(&data).map_err(|e| Error::Encode { format: "JSON", message: e.to_string() })?;
     let mut html = String::with_capacity(json.len() + sections.iter().map(|s| s.figures.len() * 20_000).sum::<usize>());
     html += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
@@ -138,6 +151,12 @@ pub fn page(title: &str, sections: &[Section]) -> Result<String> {
             );
         }
         html += "<div class=\"view\"></div>\n";
+        if !section.name.is_empty() {
+            html += &format!(
+                "<p class=\"note\">Files: <a href=\"{dir}/\">{dir}/</a> (its own page: <a href=\"{dir}/{INDEX}\">{dir}/{INDEX}</a>)</p>\n",
+                dir = escape_html(&section.name)
+            );
+        }
         let count = section.figures.len() + section.linked.len();
         if count > 0 {
             let open = if interactive(&section.kind) { "" } else { " open" };
@@ -219,7 +238,7 @@ fn linked_file(img: &str) -> Option<String> {
 }
 
 /// Whether the script draws an interactive view of `kind` (its SVGs are then folded away).
-fn interactive(kind: &str) -> bool {
+pub(crate) fn interactive(kind: &str) -> bool {
     matches!(kind, "saliency" | "tsne" | "autoencoder-saliency")
 }
 

@@ -396,6 +396,11 @@ impl Batch<'_> {
                         section.name = figure.name.clone();
                         section.title = format!("{}: {}", figure.name, section.title);
                         section.linked = section.linked.iter().map(|l| format!("{}/{l}", figure.name)).collect();
+                        if report::interactive(&section.kind) {
+                            // Drawn by the page itself; the SVGs are on the figure's own page.
+                            section.figures.clear();
+                            section.linked.clear();
+                        }
                         sections.push(section);
                     }
                     FigureRecord {
