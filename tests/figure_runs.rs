@@ -191,7 +191,15 @@ fn force_removes_what_an_earlier_run_wrote_and_nothing_else() {
     let names: Vec<String> = tree(&out).into_keys().collect();
     assert_eq!(
         names,
-        ["index.html", "my-notes.txt", "saliency.csv", "saliency.json", "sentence-0001.svg", "tokens.csv"],
+        [
+            "figures.ipynb",
+            "index.html",
+            "my-notes.txt",
+            "saliency.csv",
+            "saliency.json",
+            "sentence-0001.svg",
+            "tokens.csv"
+        ],
         "no stale figure of the earlier run remains beside the new ones, and the user's file stays"
     );
     assert!(std::fs::read_to_string(out.join("saliency.json")).unwrap().contains("the film is great"));

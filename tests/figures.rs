@@ -274,15 +274,14 @@ fn real_figures_have_round_ticks_whole_notes_and_bilstm_halves() {
                 "--view",
                 view,
                 "--out",
-                s(&out),
+                s(&out.join(view)),
                 "--format",
                 "svg",
-                "--force",
             ]);
             assert!(ok, "{err}");
         }
-        for file in ["representation.svg", "states-0001.svg"] {
-            let bytes = std::fs::read(out.join(file)).unwrap();
+        for (view, file) in [("representation", "representation.svg"), ("states", "states-0001.svg")] {
+            let bytes = std::fs::read(out.join(view).join(file)).unwrap();
             let texts = svg_texts(&bytes);
             assert!(!texts.iter().any(|t| t.ends_with('…')), "{name}/{file}: a cut label: {texts:?}");
             assert_eq!(
@@ -313,7 +312,7 @@ fn real_figures_have_round_ticks_whole_notes_and_bilstm_halves() {
                 assert!(((t / step).round() - t / step).abs() < 1e-6, "{name}/{file}: {t} not a multiple of {step}");
             }
         }
-        let texts = svg_texts(&std::fs::read(out.join("representation.svg")).unwrap());
+        let texts = svg_texts(&std::fs::read(out.join("representation/representation.svg")).unwrap());
         let notes: Vec<&String> = texts
             .iter()
             .filter(|t| t.contains("negative") || t.contains("positive") || t.starts_with("neutral"))
@@ -336,7 +335,7 @@ fn spec_errors_name_the_figure_and_the_option() {
     let e = parse("[defaults]\nperplexty = 3\n[[figure]]\nname = \"a\"\nkind = \"tsne\"\n");
     assert!(e.contains("defaults.perplexty"), "{e}");
     let e = parse("[[figure]]\nname = \"a\"\nkind = \"tsne\"\nformat = [\"gif\"]\n");
-    assert!(e.contains("`format`") && e.contains("svg, csv, json, html, png, pdf"), "{e}");
+    assert!(e.contains("`format`") && e.contains("svg, csv, json, html, ipynb, png, pdf"), "{e}");
     let e = parse("[[figure]]\nname = \"a\"\nkind = \"heatmap\"\nview = \"weights\"\n");
     assert!(e.contains("`view`") && e.contains("weights"), "{e}");
 }

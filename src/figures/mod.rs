@@ -407,6 +407,8 @@ pub(crate) struct Writer<'a> {
     /// The title and the figures drawn (file stem, SVG; the first [`INLINE_FIGURES`]), kept for
     /// the notebook.
     notebook: (String, Vec<(String, String)>),
+    /// The notebook, once made.
+    pending_notebook: Option<Vec<u8>>,
     style: Style,
     /// Turns each drawn SVG into PNG and PDF (when wanted).
     converter: Option<Converter>,
@@ -439,6 +441,7 @@ impl<'a> Writer<'a> {
             tables: Vec::new(),
             document: None,
             notebook: Default::default(),
+            pending_notebook: None,
             style: Style::default(),
             converter: None,
             png_scale: StyleArgs::default().png_scale,
@@ -583,8 +586,9 @@ impl<'a> Writer<'a> {
         }
         let (title, svgs) = &self.notebook;
         let about = notebook::About::new(title, command, options, self.formats, model, settings);
-        let bytes = notebook::figure_notebook(&about, svgs, redraw).to_json()?;
-        self.write(notebook::NOTEBOOK, &bytes)
+        // Written last, by `finish`, as the order of the formats says.
+        self.pending_notebook = Some(notebook::figure_notebook(&about, svgs, redraw).to_json()?);
+        Ok(())
     }
 
     /// Write the CSV tables, computed only when CSV is wanted. A later call continues the
@@ -646,6 +650,9 @@ impl<'a> Writer<'a> {
         }
         if let Some(document) = self.document.take() {
             self.commit(document, self.plan.document)?;
+        }
+        if let Some(bytes) = self.pending_notebook.take() {
+            self.write(notebook::NOTEBOOK, &bytes)?;
         }
         Ok((self.written, section))
     }
