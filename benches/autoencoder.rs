@@ -3,8 +3,9 @@
 //!
 //! `cargo bench --bench autoencoder` (options after `--`: `--batches N`, `--warmup N`,
 //! `--decode N`, `--no-peer`, and `--autograd` to train on candle's autograd instead of the pass
-//! the model chooses, the hand-written one on the CPU: the speed before it, in the same build). The model is the shipped one's shape (128-d embeddings, 256-d
-//! LSTMs, 10,000-entry vocabulary built from `data/autoencoder/train`), freshly initialised.
+//! the model chooses, the hand-written one on the CPU: the speed before it, in the same build;
+//! `--device cuda` for the GPU, in a build with `--features cuda`). The model is the shipped
+//! one's shape (128-d embeddings, 256-d LSTMs, 10,000-entry vocabulary built from `data/autoencoder/train`), freshly initialised.
 //! Training: `--batches` batches of 64 equal-length training sentences (up to 30 tokens) after
 //! `--warmup` untimed ones, teacher forcing, Adam with clipping. Decoding: greedy
 //! reconstruction of the first `--decode` test sentences in batches of 128. The batches are
@@ -44,6 +45,17 @@ fn write_batches(path: &str, batches: &[Vec<&Vec<u32>>]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--device cuda` trains on the first CUDA GPU (a build with `--features cuda`); the CPU
+/// otherwise.
+fn device() -> anyhow::Result<Device> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--device").and_then(|i| args.get(i + 1)).map(String::as_str) {
+        None | Some("cpu") => Ok(Device::Cpu),
+        Some("cuda") => Ok(Device::new_cuda(0)?),
+        Some(other) => anyhow::bail!("--device {other}: expected cpu or cuda"),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         // SAFETY: single-threaded so far.
@@ -55,6 +67,7 @@ fn main() -> anyhow::Result<()> {
     let threads = candle_core::utils::get_num_threads();
     let peer = !std::env::args().any(|a| a == "--no-peer");
     let autograd = std::env::args().any(|a| a == "--autograd");
+    let device = device()?;
     let options = AutoencoderOptions::default();
     let data = std::path::Path::new("data/autoencoder");
     let train_text = corpus::load_split(data, CorpusSplit::Train)?;
@@ -80,8 +93,8 @@ fn main() -> anyhow::Result<()> {
         max_len: options.max_len,
         reverse_input: true,
     };
-    let (map, vars) = trainable_tensors(config.init_parameters(1, options.init_scale, &Device::Cpu)?, &Device::Cpu)?;
-    let mut model = Autoencoder::load(VarBuilder::from_tensors(map, DType::F32, &Device::Cpu), config)?;
+    let (map, vars) = trainable_tensors(config.init_parameters(1, options.init_scale, &device)?, &device)?;
+    let mut model = Autoencoder::load(VarBuilder::from_tensors(map, DType::F32, &device), config)?;
     let mut optimizer =
         Adam::new(AdamConfig::new(options.lr, Some(options.clip_norm)), vars, vocab.len() * options.embedding_dim)?;
     let mut dropout = Dropout::new(0.0, 1);
@@ -104,6 +117,7 @@ fn main() -> anyhow::Result<()> {
         tokens += pb.target_tokens();
         flops += training_flops(&config, &pb);
     }
+    device.synchronize()?;
     let secs = start.elapsed().as_secs_f64();
     let (train_sps, train_tps) = (sentences as f64 / secs, tokens as f64 / secs);
     let start = Instant::now();
@@ -112,6 +126,7 @@ fn main() -> anyhow::Result<()> {
         let pb = PairBatch::new(g, g);
         decoded += model.greedy(&pb, options.max_len)?.len();
     }
+    device.synchronize()?;
     let rec_ps = decoded as f64 / start.elapsed().as_secs_f64();
 
     let flops_per_token = flops / tokens as f64;
@@ -119,7 +134,7 @@ fn main() -> anyhow::Result<()> {
 
     let theirs = if peer { pytorch(vocab.len(), warmup, threads) } else { None };
     println!(
-        "autoencoder speed: {} training batches of {} equal-length sentences (<= {} tokens), {}-d embeddings, {}-d LSTMs, vocabulary {}; greedy decoding of {} test sentences; {} CPU thread(s) each; training on {}",
+        "autoencoder speed: {} training batches of {} equal-length sentences (<= {} tokens), {}-d embeddings, {}-d LSTMs, vocabulary {}; greedy decoding of {} test sentences; {} CPU thread(s) each; salient on {:?}, training on {}",
         batches_n,
         options.batch_size,
         options.max_len,
@@ -128,6 +143,7 @@ fn main() -> anyhow::Result<()> {
         vocab.len(),
         decoded,
         threads,
+        device,
         if autograd { "candle's autograd" } else { "the model's pass" }
     );
     println!("| | salient | PyTorch | ratio |");

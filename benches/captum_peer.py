@@ -6,12 +6,14 @@ model: Embedding -> nn.RNN(tanh) / nn.LSTM / bidirectional nn.LSTM -> the last f
 (and, for the BiLSTM, the backward state at the first token) -> Linear. salient stores its
 recurrent weights under PyTorch's names (weight_ih_l0, ..., _reverse), so they load unchanged.
 Then times Captum's `Saliency` (first derivative, abs=True) on the paper's score exp(z_c) for
-the predicted class, one sentence at a time (as Captum's users run it), over the sentences of
---input, and checks the maps against salient's for the first sentences.
+the predicted class over the sentences of --input in two ways: one sentence at a time (as most
+of Captum's examples run it), and batched as salient batches (sentences grouped by length, so no
+padding, --batch a batch, one target per example). It checks the maps against salient's for the
+first sentences, and the batched maps against the one-at-a-time maps.
 
 Usage (normally through benches/captum_peer.sh, which installs what is needed):
     python benches/captum_peer.py --model data/models/bilstm-fine \
-        --input target/bench/saliency-peer-input.json [--threads 2] [--warmup 50]
+        --input target/bench/saliency-peer-input.json [--threads 2] [--warmup 50] [--batch 64]
 --input is JSON: {"sentences": [[ids...], ...], "check": [{"ids", "matrix", "class"}, ...]}.
 Prints exactly one JSON line on stdout; notes go to stderr.
 """
@@ -55,6 +57,7 @@ def main():
     ap.add_argument("--input", required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--batch", type=int, default=64, help="sentences per batch in the batched run")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -92,11 +95,40 @@ def main():
         explain(ids)
     seconds = time.perf_counter() - start
 
+    # Batched as salient batches: equal-length sentences together, a target per example.
+    by_length = {}
+    for ids in data["sentences"]:
+        by_length.setdefault(len(ids), []).append(ids)
+    batches = [torch.tensor(group[i : i + args.batch])
+               for _, group in sorted(by_length.items()) for i in range(0, len(group), args.batch)]
+
+    def explain_batch(ids):
+        x = model.embedding(ids).detach()
+        with torch.no_grad():
+            c = model.forward_embedded(x).argmax(dim=1)
+        return saliency.attribute(x, target=c.tolist(), abs=True)
+
+    largest = max(batches, key=len)
+    together = explain_batch(largest)
+    batch_worst = 0.0
+    for k in range(len(largest)):
+        alone, _ = explain(largest[k : k + 1])
+        batch_worst = max(batch_worst, float(((together[k] - alone).abs() / (alone.abs().max() + 1e-12)).max()))
+    for ids in batches[: max(1, args.warmup // args.batch)]:
+        explain_batch(ids)
+    start = time.perf_counter()
+    for ids in batches:
+        explain_batch(ids)
+    batched_seconds = time.perf_counter() - start
+
     import captum
     print(json.dumps({
         "framework": "captum", "captum_version": captum.__version__, "torch_version": torch.__version__,
         "arch": cfg["arch"], "threads": args.threads, "sentences": len(sentences), "seconds": round(seconds, 4),
         "sentences_per_s": round(len(sentences) / seconds, 1), "max_relative_difference": worst,
+        "batch": args.batch, "batches": len(batches), "batched_seconds": round(batched_seconds, 4),
+        "batched_sentences_per_s": round(len(sentences) / batched_seconds, 1),
+        "batched_max_relative_difference": batch_worst,
     }))
 
 

@@ -9,7 +9,9 @@
 //! on the weights). Both sides explain the predicted class by the paper's score `exp(z_c)` and
 //! take `|dS/de|` per token and dimension. salient batches sentences (sorted by length, one
 //! forward and backward pass per batch); the peer, `benches/captum_peer.sh`, runs Captum one
-//! sentence at a time, as its users do, and checks that its maps equal ours. Results also go to
+//! sentence at a time, as most of its users do, and batched as salient batches (grouped by length,
+//! `--batch-size` a batch, a target per example), and checks that its maps equal ours. The ratio
+//! is taken against the faster Captum row, thread for thread. Results also go to
 //! `target/bench/saliency.json`.
 
 use std::path::{Path, PathBuf};
@@ -66,10 +68,11 @@ fn model_dir(trees: &[sst::Tree]) -> anyhow::Result<PathBuf> {
 }
 
 /// The peer's JSON line, or `None` (with the reason on stderr) when it was skipped.
-fn captum(dir: &Path, input: &Path, threads: usize) -> Option<serde_json::Value> {
+fn captum(dir: &Path, input: &Path, threads: usize, batch: usize) -> Option<serde_json::Value> {
     let out = Command::new("bash")
         .arg("benches/captum_peer.sh")
         .args(["--model", dir.to_str()?, "--input", input.to_str()?, "--threads", &threads.to_string()])
+        .args(["--batch", &batch.to_string()])
         .stderr(std::process::Stdio::inherit())
         .output()
         .ok()?;
@@ -155,7 +158,7 @@ fn main() -> anyhow::Result<()> {
     let peer_results: Vec<serde_json::Value> = if peer {
         threads_tried
             .iter()
-            .filter_map(|&t| captum(&dir, Path::new("target/bench/saliency-peer-input.json"), t))
+            .filter_map(|&t| captum(&dir, Path::new("target/bench/saliency-peer-input.json"), t, batch_size))
             .collect()
     } else {
         Vec::new()
@@ -176,21 +179,43 @@ fn main() -> anyhow::Result<()> {
         println!("| salient | {threads} | {plain:.0} | {rendered:.0} |");
     }
     for p in &peer_results {
+        let torch = p["torch_version"].as_str().unwrap_or("?");
+        let rate = |key: &str| p[key].as_f64().unwrap_or(f64::NAN);
         println!(
-            "| Captum `Saliency` (torch {}), one sentence at a time | {} | {:.0} | - |",
-            p["torch_version"].as_str().unwrap_or("?"),
+            "| Captum `Saliency` (torch {torch}), one sentence at a time | {} | {:.0} | - |",
             p["threads"],
-            p["sentences_per_s"].as_f64().unwrap_or(f64::NAN)
+            rate("sentences_per_s")
+        );
+        println!(
+            "| Captum `Saliency` (torch {torch}), batches of {} by length | {} | {:.0} | - |",
+            p["batch"],
+            p["threads"],
+            rate("batched_sentences_per_s")
         );
     }
     if peer_results.is_empty() {
         println!("| Captum `Saliency` | - | skipped | - |");
     } else {
+        // Captum's faster row at each thread count against salient's row at the same count.
+        let best = |p: &serde_json::Value| {
+            ["sentences_per_s", "batched_sentences_per_s"].iter().filter_map(|k| p[*k].as_f64()).fold(0.0, f64::max)
+        };
+        for p in &peer_results {
+            let threads = p["threads"].as_u64().unwrap_or(0) as usize;
+            if let Some((_, ours, _)) = rows.iter().find(|r| r.0 == threads) {
+                println!(
+                    "salient / Captum's faster row on {threads} thread(s): {:.1}x without rendering",
+                    ours / best(p)
+                );
+            }
+        }
         let ours = rows.iter().map(|r| r.1).fold(0.0, f64::max);
-        let theirs = peer_results.iter().filter_map(|p| p["sentences_per_s"].as_f64()).fold(0.0, f64::max);
+        let theirs = peer_results.iter().map(best).fold(0.0, f64::max);
         let diff = peer_results.iter().filter_map(|p| p["max_relative_difference"].as_f64()).fold(0.0, f64::max);
+        let batched =
+            peer_results.iter().filter_map(|p| p["batched_max_relative_difference"].as_f64()).fold(0.0, f64::max);
         println!(
-            "\nsalient / Captum, best row of each: {:.1}x without rendering; Captum's maps match salient's to {diff:.1e} (largest difference relative to the map's largest value)",
+            "salient / Captum, best row of each: {:.1}x without rendering; Captum's maps match salient's to {diff:.1e} (largest difference relative to the map's largest value), its batched maps its own one-at-a-time maps to {batched:.1e}",
             ours / theirs
         );
     }

@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench train` (options after `--`: `--batches N`, `--warmup N`, `--no-peer`, and
 //! `--autograd` to train on candle's autograd instead of the pass the model chooses, the
-//! hand-written one on the CPU: the speed before it, in the same build).
+//! hand-written one on the CPU: the speed before it, in the same build; `--device cuda` for the
+//! GPU, in a build with `--features cuda`).
 //! Both sides train the fine-grained task on the unique SST train phrases, batched by length
 //! (no padding), 60-d embeddings and hidden states, dropout, AdaGrad with L2; each times
 //! `--batches` batches after `--warmup` untimed ones. The peer is `benches/pytorch_peer.sh`,
@@ -28,6 +29,17 @@ fn arg(name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// `--device cuda` trains on the first CUDA GPU (a build with `--features cuda`); the CPU
+/// otherwise.
+fn device() -> anyhow::Result<Device> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--device").and_then(|i| args.get(i + 1)).map(String::as_str) {
+        None | Some("cpu") => Ok(Device::Cpu),
+        Some("cuda") => Ok(Device::new_cuda(0)?),
+        Some(other) => anyhow::bail!("--device {other}: expected cpu or cuda"),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         // SAFETY: single-threaded so far.
@@ -36,6 +48,7 @@ fn main() -> anyhow::Result<()> {
     let (batches_n, warmup) = (arg("--batches", 300), arg("--warmup", 20));
     let peer = !std::env::args().any(|a| a == "--no-peer");
     let autograd = std::env::args().any(|a| a == "--autograd");
+    let device = device()?;
     let data = std::path::Path::new("data/sst");
     let trees = sst::load_split(data, Split::Train, usize::MAX)?;
     let vocab = Vocab::build(trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)), true, 1)?;
@@ -44,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for arch in [Arch::RNN, Arch::LSTM, Arch::BILSTM] {
         let options = TrainOptions { dropout: 0.1, ..TrainOptions::recommended(arch, Task::Fine) };
-        let (mut model, mut optimizer) = fresh_learner(&options, vocab.len(), &Device::Cpu)?;
+        let (mut model, mut optimizer) = fresh_learner(&options, vocab.len(), &device)?;
         let mut dropout = Dropout::new(options.dropout, 1);
         let (mut phrases, mut tokens) = (0usize, 0usize);
         let mut start = Instant::now();
@@ -65,6 +78,7 @@ fn main() -> anyhow::Result<()> {
                 tokens += b.tokens();
             }
         }
+        device.synchronize()?;
         let secs = start.elapsed().as_secs_f64();
         let ours = (phrases as f64 / secs, tokens as f64 / secs);
         let theirs = if peer { pytorch(arch, batches_n, warmup) } else { None };
@@ -72,7 +86,8 @@ fn main() -> anyhow::Result<()> {
     }
     let threads = candle_core::utils::get_num_threads();
     let pass = if autograd { "candle's autograd" } else { "the model's pass" };
-    println!("training speed, batch 32, unique SST train phrases batched by length, 60-d, {threads} CPU thread(s) for salient ({pass})");
+    let on = if device.is_cpu() { format!("{threads} CPU thread(s)") } else { format!("{device:?}") };
+    println!("training speed, batch 32, unique SST train phrases batched by length, 60-d, {on} for salient ({pass})");
     println!("| model | salient phrases/s | salient tokens/s | PyTorch phrases/s | PyTorch tokens/s | ratio |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     let mut json = Vec::new();

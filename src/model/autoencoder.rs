@@ -164,7 +164,7 @@ impl Autoencoder {
     /// Which pass [`Self::training_gradients`] runs: the hand-written one for f32 weights on the
     /// CPU (see [`super::hand`]), candle's autograd otherwise.
     pub fn training_pass(&self) -> TrainingPass {
-        match super::hand::supports(&self.device, self.dtype(), [CellKind::Lstm]) {
+        match super::hand::supports(self.device.location(), self.dtype(), [CellKind::Lstm]) {
             Ok(()) => TrainingPass::Hand,
             Err(_) => TrainingPass::Autograd,
         }

@@ -12,7 +12,7 @@
 
 use std::sync::Mutex;
 
-use candle_core::{CpuStorage, DType, Layout, Shape, Tensor, WithDType, D};
+use candle_core::{CpuStorage, DType, DeviceLocation, Layout, Shape, Tensor, WithDType, D};
 use gemm::{gemm, Parallelism};
 use num_traits::Float;
 use rayon::prelude::*;
@@ -56,11 +56,7 @@ pub fn projected_cross_entropy(
             message: format!("target {id} of row {row} is outside the vocabulary of {vocab}"),
         });
     }
-    let fused = hidden.device().is_cpu()
-        && matches!(hidden.dtype(), DType::F32 | DType::F64)
-        && weight.dtype() == hidden.dtype()
-        && bias.dtype() == hidden.dtype();
-    if !fused {
+    if !fused_kernel_runs(hidden.device().location(), [hidden.dtype(), weight.dtype(), bias.dtype()]) {
         let logits = hidden.matmul(&weight.t()?)?.broadcast_add(bias)?;
         return cross_entropy(&logits, targets, ignore);
     }
@@ -255,6 +251,13 @@ impl ProjectedCrossEntropy {
     }
 }
 
+/// Whether the fused kernel computes the loss of tensors at `location` with these types
+/// (hidden, weight, bias): on the CPU, all f32 or all f64. Anything else (a GPU, half
+/// precision, mixed types) runs candle's own ops, which every device has.
+fn fused_kernel_runs(location: DeviceLocation, [hidden, weight, bias]: [DType; 3]) -> bool {
+    location == DeviceLocation::Cpu && matches!(hidden, DType::F32 | DType::F64) && weight == hidden && bias == hidden
+}
+
 impl candle_core::CustomOp3 for ProjectedCrossEntropy {
     fn name(&self) -> &'static str {
         "projected-cross-entropy"
@@ -332,4 +335,20 @@ impl candle_core::CustomOp3 for ProjectedCrossEntropy {
 
 fn flat<T: WithDType>(t: &Tensor) -> candle_core::Result<Vec<T>> {
     t.flatten_all()?.to_vec1::<T>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fused_loss_runs_on_the_cpu_in_f32_and_f64_only() {
+        assert!(fused_kernel_runs(DeviceLocation::Cpu, [DType::F32; 3]));
+        assert!(fused_kernel_runs(DeviceLocation::Cpu, [DType::F64; 3]));
+        assert!(!fused_kernel_runs(DeviceLocation::Cpu, [DType::F16; 3]));
+        assert!(!fused_kernel_runs(DeviceLocation::Cpu, [DType::F32, DType::F64, DType::F32]));
+        for gpu in [DeviceLocation::Cuda { gpu_id: 0 }, DeviceLocation::Metal { gpu_id: 0 }] {
+            assert!(!fused_kernel_runs(gpu, [DType::F32; 3]), "{gpu:?} must fall back to candle's ops");
+        }
+    }
 }

@@ -20,7 +20,7 @@ mod layer;
 pub(crate) mod saliency;
 pub(crate) mod train;
 
-use candle_core::{DType, Device, Tensor, WithDType};
+use candle_core::{DType, Device, DeviceLocation, Tensor, WithDType};
 use gemm::{gemm, Parallelism};
 
 use super::recurrent::{Cell, CellKind};
@@ -42,14 +42,15 @@ pub enum Unsupported {
     Cell(CellKind),
 }
 
-/// Whether weights of `dtype` on `device` in layers of `cells` run the hand-written pass: the
-/// one dispatch rule of every model.
+/// Whether weights of `dtype` on the device at `location` in layers of `cells` run the
+/// hand-written pass: the one dispatch rule of every model. Any device but the CPU (CUDA,
+/// Metal) falls back to candle's ops, which run there.
 pub(crate) fn supports(
-    device: &Device,
+    location: DeviceLocation,
     dtype: DType,
     cells: impl IntoIterator<Item = CellKind>,
 ) -> std::result::Result<(), Unsupported> {
-    if !device.is_cpu() {
+    if location != DeviceLocation::Cpu {
         return Err(Unsupported::Device);
     }
     if dtype != DType::F32 {
@@ -182,4 +183,23 @@ pub(crate) fn add_column_sums<T: Real>(out: &mut [T], values: &[T], cols: usize)
 /// A tensor's values on the host, converted to `T`.
 pub(crate) fn host<T: Real>(t: &Tensor) -> Result<Vec<T>> {
     Ok(t.to_dtype(T::DTYPE)?.flatten_all()?.to_vec1::<T>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hand_written_passes_run_on_the_cpu_in_f32_only() {
+        let cells = [CellKind::Tanh, CellKind::Lstm, CellKind::Gru];
+        assert_eq!(supports(DeviceLocation::Cpu, DType::F32, cells), Ok(()));
+        assert_eq!(supports(DeviceLocation::Cpu, DType::F64, cells), Err(Unsupported::DType(DType::F64)));
+        for gpu in [DeviceLocation::Cuda { gpu_id: 0 }, DeviceLocation::Metal { gpu_id: 1 }] {
+            assert_eq!(
+                supports(gpu, DType::F32, cells),
+                Err(Unsupported::Device),
+                "{gpu:?} must fall back to autograd"
+            );
+        }
+    }
 }

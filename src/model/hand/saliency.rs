@@ -29,7 +29,7 @@ pub(crate) struct HandPass {
 impl HandPass {
     /// Whether the pass can run `model`, and why not.
     pub(crate) fn supports(model: &Classifier) -> std::result::Result<(), Unsupported> {
-        super::supports(model.device(), model.dtype(), model.layers().iter().map(|l| l.kind()))
+        super::supports(model.device().location(), model.dtype(), model.layers().iter().map(|l| l.kind()))
     }
 
     /// `model`'s weights, copied to the host (call after [`HandPass::supports`]).
