@@ -20,7 +20,7 @@ mod layer;
 pub(crate) mod saliency;
 pub(crate) mod train;
 
-use candle_core::{DType, Device, DeviceLocation, Tensor, WithDType};
+use candle_core::{DType, DeviceLocation, Tensor, WithDType};
 use gemm::{gemm, Parallelism};
 
 use super::recurrent::{Cell, CellKind};
