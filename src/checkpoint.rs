@@ -440,10 +440,9 @@ pub fn load_autoencoder(dir: &Path, device: &Device, dtype: DType) -> Result<Loa
 /// right-to-left encoder as `encoder.<name>_l0_reverse`; each such tensor is renamed to
 /// `encoder.<name>_l0` unless that name is taken already (then [`check_shapes`] reports the
 /// extra tensor).
-pub(crate) fn autoencoder_current_names(tensors: HashMap<String, Tensor>) -> HashMap<String, Tensor> {
+pub(crate) fn autoencoder_current_names(mut tensors: HashMap<String, Tensor>) -> HashMap<String, Tensor> {
     let legacy: Vec<String> =
         tensors.keys().filter(|k| k.starts_with("encoder.") && k.ends_with("_l0_reverse")).cloned().collect();
-    let mut tensors = tensors;
     for old in legacy {
         let new = old.trim_end_matches("_reverse").to_string();
         if !tensors.contains_key(&new) {

@@ -140,9 +140,9 @@ pub enum Error {
     /// The tokenizer could not be built, saved or loaded.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
-    /// A PyTorch state dict cannot be made into a salient model.
+    /// A PyTorch state dict cannot be made into a salient model (boxed: its facts are many).
     #[error(transparent)]
-    Import(#[from] ImportError),
+    Import(Box<ImportError>),
     /// A request asks for more work than [`crate::limits::Limits`] allows.
     #[error("{option} = {value} is above the limit of {limit} ({why})")]
     OverLimit {
@@ -588,6 +588,12 @@ pub enum ImportError {
         /// Rows of the embedding table.
         rows: usize,
     },
+}
+
+impl From<ImportError> for Error {
+    fn from(e: ImportError) -> Self {
+        Error::Import(Box::new(e))
+    }
 }
 
 fn reverse_note(tensor: &str) -> &'static str {

@@ -157,7 +157,7 @@ fn import_error(tensors: &HashMap<String, Tensor>, arch: Arch, tokenizer: &str) 
     let weights = dir.path().join("model.safetensors");
     write_state_dict(&weights, tensors);
     match import_classifier(&weights, Path::new(tokenizer), arch, &Device::Cpu) {
-        Err(Error::Import(e)) => e,
+        Err(Error::Import(e)) => *e,
         Err(other) => panic!("not an import error: {other}"),
         Ok(_) => panic!("imported"),
     }

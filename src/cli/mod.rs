@@ -313,7 +313,7 @@ fn sst_hint(error: &salient::error::SstError) -> Option<String> {
 }
 
 fn library_hint(error: &salient::Error) -> Option<String> {
-    use salient::error::SentenceError;
+    use salient::error::{ImportError, SentenceError};
     use salient::Error;
     Some(match error {
         Error::Exists { .. } => {
@@ -336,17 +336,17 @@ fn library_hint(error: &salient::Error) -> Option<String> {
         Error::ResumeOptions { .. } => {
             "pass the options the run was started with (only --epochs and --patience may change)".into()
         }
-        Error::Import(salient::error::ImportError::Vocabulary { .. }) => {
-            "pass --tokenizer with the tokenizer.json the PyTorch model was trained with".into()
-        }
-        Error::Import(
-            salient::error::ImportError::Unreadable { .. } | salient::error::ImportError::NotFloat { .. },
-        ) => "see `salient import --help` for how to save the state dict".into(),
-        Error::Import(_) => {
-            "check --arch, and that the PyTorch module names its parts embedding, encoder and classifier (see \
-             `salient import --help`)"
-                .into()
-        }
+        Error::Import(e) => match **e {
+            ImportError::Vocabulary { .. } => {
+                "pass --tokenizer with the tokenizer.json the PyTorch model was trained with".into()
+            }
+            ImportError::Unreadable { .. } | ImportError::NotFloat { .. } => {
+                "see `salient import --help` for how to save the state dict".into()
+            }
+            _ => "check --arch, and that the PyTorch module names its parts embedding, encoder and classifier (see \
+                  `salient import --help`)"
+                .into(),
+        },
         Error::NoModel { .. } => {
             "pass --model DIR with a directory made by `salient train`, or a shipped model under data/models".into()
         }
