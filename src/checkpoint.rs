@@ -7,6 +7,11 @@
 //! config is refused on load with [`Error::ChecksumMismatch`] naming the file. Directories
 //! without `tokenizer_sha256` (older ones, the shipped models) load with the weights checked.
 //!
+//! The weights carry PyTorch's names (see [`crate::model`]), so `torch.nn` modules load them with
+//! `load_state_dict(strict=True)`, and the safetensors header's `__metadata__` holds one entry,
+//! [`METADATA_CONFIG`]: the content of `config.json` but for `weights_sha256` (a file cannot
+//! record its own checksum), for readers that see the weights file alone.
+//!
 //! A training run never relies on this directory alone: its checkpoint keeps a copy of the
 //! selected model and writes it here again when resumed (see [`crate::train`]).
 
@@ -135,15 +140,25 @@ pub(crate) fn remove_stale_temporaries(dir: &Path, names: &[&str]) -> Result<()>
     Ok(())
 }
 
-/// Serialize tensors to safetensors bytes, converting floating tensors to `dtype`.
-pub(crate) fn safetensors_bytes(tensors: &HashMap<String, Tensor>, dtype: DType) -> Result<Vec<u8>> {
+/// The key of the safetensors `__metadata__` entry that holds the model's config (see the
+/// module documentation).
+pub const METADATA_CONFIG: &str = "config";
+
+/// Serialize tensors to safetensors bytes, converting floating tensors to `dtype`, with
+/// `metadata` as the header's `__metadata__`. (safetensors writes a map of several entries in
+/// hash order: one entry keeps the bytes, and so the checksum, reproducible.)
+pub(crate) fn safetensors_bytes(
+    tensors: &HashMap<String, Tensor>,
+    dtype: DType,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>> {
     let mut names: Vec<&String> = tensors.keys().collect();
     names.sort();
     let converted: Vec<(String, Tensor)> = names
         .into_iter()
         .map(|n| Ok((n.clone(), tensors[n].to_dtype(dtype)?.to_device(&Device::Cpu)?)))
         .collect::<Result<_>>()?;
-    Ok(safetensors::serialize(converted.iter().map(|(n, t)| (n.as_str(), t)), None)
+    Ok(safetensors::serialize(converted.iter().map(|(n, t)| (n.as_str(), t)), metadata)
         .map_err(candle_core::Error::from)?)
 }
 
@@ -180,7 +195,8 @@ pub struct ModelFiles {
 
 impl ModelFiles {
     /// Serialize a model: weights in `dtype`, the vocabulary, and the card with the format tag,
-    /// the weights' type and both checksums filled in.
+    /// the weights' type and both checksums filled in. The weights' `__metadata__` holds the
+    /// card without `weights_sha256` (see [`METADATA_CONFIG`]).
     pub fn new<C: Serialize, S: Serialize>(
         tensors: &HashMap<String, Tensor>,
         vocab: &Vocab,
@@ -188,12 +204,17 @@ impl ModelFiles {
         format: &str,
         dtype: DType,
     ) -> Result<Self> {
-        let weights = safetensors_bytes(tensors, dtype)?;
         let tokenizer = vocab.to_json()?.into_bytes();
-        card.weights_sha256 = sha256_hex(&weights);
         card.tokenizer_sha256 = Some(sha256_hex(&tokenizer));
         card.weights_dtype = dtype.as_str().to_string();
         card.format = format.to_string();
+        let mut header = serde_json::to_value(&card).expect("model card serializes");
+        if let Some(fields) = header.as_object_mut() {
+            fields.remove("weights_sha256");
+        }
+        let metadata = HashMap::from([(METADATA_CONFIG.to_string(), header.to_string())]);
+        let weights = safetensors_bytes(tensors, dtype, Some(metadata))?;
+        card.weights_sha256 = sha256_hex(&weights);
         let config = serde_json::to_string_pretty(&card).expect("model card serializes").into_bytes();
         Ok(ModelFiles { weights, tokenizer, config })
     }
@@ -408,9 +429,29 @@ pub fn load_autoencoder(dir: &Path, device: &Device, dtype: DType) -> Result<Loa
             ));
         }
     }
+    let tensors = autoencoder_current_names(tensors);
     check_shapes(dir, &tensors, &card.model.parameter_shapes(), "autoencoder")?;
     let model = Autoencoder::load(VarBuilder::from_tensors(tensors, dtype, device), card.model)?;
     Ok(LoadedAutoencoder { model, vocab, card, dir: dir.to_path_buf() })
+}
+
+/// An autoencoder's weights under today's names: directories (and training checkpoints) written
+/// before the encoder was stored under a one-direction `torch.nn.LSTM`'s names hold a
+/// right-to-left encoder as `encoder.<name>_l0_reverse`; each such tensor is renamed to
+/// `encoder.<name>_l0` unless that name is taken already (then [`check_shapes`] reports the
+/// extra tensor).
+pub(crate) fn autoencoder_current_names(mut tensors: HashMap<String, Tensor>) -> HashMap<String, Tensor> {
+    let legacy: Vec<String> =
+        tensors.keys().filter(|k| k.starts_with("encoder.") && k.ends_with("_l0_reverse")).cloned().collect();
+    for old in legacy {
+        let new = old.trim_end_matches("_reverse").to_string();
+        if !tensors.contains_key(&new) {
+            if let Some(t) = tensors.remove(&old) {
+                tensors.insert(new, t);
+            }
+        }
+    }
+    tensors
 }
 
 /// Where a model came from, for provenance.

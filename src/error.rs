@@ -140,6 +140,9 @@ pub enum Error {
     /// The tokenizer could not be built, saved or loaded.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    /// A PyTorch state dict cannot be made into a salient model (boxed: its facts are many).
+    #[error(transparent)]
+    Import(Box<ImportError>),
     /// A request asks for more work than [`crate::limits::Limits`] allows.
     #[error("{option} = {value} is above the limit of {limit} ({why})")]
     OverLimit {
@@ -494,4 +497,109 @@ pub struct SpecError {
     pub field: Option<String>,
     /// What is wrong.
     pub message: String,
+}
+
+/// Why a PyTorch state dict (a safetensors file) cannot be imported as a salient classifier.
+/// Each names the file and, where one is to blame, the tensor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The file is not safetensors (or is truncated).
+    #[error("{}: not a readable safetensors file ({message}); save the state dict with safetensors.torch.save_file", file.display())]
+    Unreadable {
+        /// The state dict's file.
+        file: PathBuf,
+        /// What the reader said.
+        message: String,
+    },
+    /// A tensor the architecture needs is not in the file.
+    #[error("{}: tensor `{tensor}` is missing; {model} needs it, shaped {expected}", file.display())]
+    Missing {
+        /// The state dict's file.
+        file: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+        /// The model expected (architecture and sizes).
+        model: String,
+        /// The shape it needs.
+        expected: String,
+    },
+    /// A tensor has the wrong shape for the architecture.
+    #[error("{}: tensor `{tensor}` has shape {found:?}; {model} needs {expected}", file.display())]
+    Shape {
+        /// The state dict's file.
+        file: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+        /// The model expected (architecture and sizes).
+        model: String,
+        /// The shape it needs.
+        expected: String,
+        /// Its shape in the file.
+        found: Vec<usize>,
+    },
+    /// A tensor the architecture does not have.
+    #[error("{}: tensor `{tensor}` is not part of {model}{}; it has exactly {expected}", file.display(), reverse_note(tensor))]
+    Extra {
+        /// The state dict's file.
+        file: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+        /// The model expected (architecture and sizes).
+        model: String,
+        /// The names it has, comma-separated.
+        expected: String,
+    },
+    /// A tensor holds integers or booleans.
+    #[error("{}: tensor `{tensor}` holds {dtype}, not floating-point weights", file.display())]
+    NotFloat {
+        /// The state dict's file.
+        file: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+        /// Its type.
+        dtype: String,
+    },
+    /// The output layer has a number of classes no salient task has.
+    #[error(
+        "{}: `classifier.bias` has {found} classes; salient's classifiers have 5 (SST fine-grained) or 2 (SST binary)",
+        file.display()
+    )]
+    Classes {
+        /// The state dict's file.
+        file: PathBuf,
+        /// Its number of classes.
+        found: usize,
+    },
+    /// The vocabulary and the embedding table disagree in size.
+    #[error(
+        "{} has {entries} entries but `embedding.weight` in {} has {rows} rows: give the tokenizer the model was \
+         trained with (its ids are the table's rows)",
+        tokenizer.display(),
+        file.display()
+    )]
+    Vocabulary {
+        /// The tokenizer's file.
+        tokenizer: PathBuf,
+        /// The state dict's file.
+        file: PathBuf,
+        /// Entries of the vocabulary.
+        entries: usize,
+        /// Rows of the embedding table.
+        rows: usize,
+    },
+}
+
+impl From<ImportError> for Error {
+    fn from(e: ImportError) -> Self {
+        Error::Import(Box::new(e))
+    }
+}
+
+fn reverse_note(tensor: &str) -> &'static str {
+    if tensor.ends_with("_reverse") {
+        " (its encoder reads one way; was the PyTorch model bidirectional?)"
+    } else {
+        ""
+    }
 }

@@ -12,6 +12,8 @@
 //! - [`train`]: AdaGrad, the training loop, resumable checkpoints.
 //! - [`eval`]: sentence- and phrase-level accuracy.
 //! - [`checkpoint`]: model directories (`model.safetensors`, `config.json`, `tokenizer.json`).
+//! - [`import`]: classifiers trained in PyTorch (a state dict as safetensors) made into model
+//!   directories.
 //! - [`explain`]: attribution methods behind one interface (gradient, gradient x input,
 //!   integrated gradients, SmoothGrad, erasure, variance), views of representations, states and
 //!   gates, faithfulness scores, autoencoder saliency: plain data with provenance.
@@ -40,6 +42,7 @@ pub mod eval;
 pub mod explain;
 pub mod export;
 pub mod figures;
+pub mod import;
 pub mod limits;
 pub mod model;
 pub mod project;

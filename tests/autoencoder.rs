@@ -446,3 +446,77 @@ fn beam_search_of_width_one_is_greedy_and_wider_beams_score_no_worse() {
     }
     assert!(compared >= 3, "only {compared} seeds ended both searches: the comparison proves little");
 }
+
+/// Teacher-forced logits of the sentence `ids` (its own reconstruction as the target).
+fn logits_of(model: &Autoencoder, ids: &[u32]) -> Vec<Vec<f64>> {
+    let b = PairBatch::new(&[ids], &[ids]);
+    mat(&model.forward(&b, &mut NoTrace, &mut NoTrace).unwrap())
+}
+
+/// Directories written before the encoder took a one-direction `torch.nn.LSTM`'s names hold a
+/// right-to-left encoder as `encoder.*_l0_reverse`: they load and compute what the new names do;
+/// a file with both names is refused, naming the extra tensor.
+#[test]
+fn an_encoder_stored_under_the_old_reverse_names_still_loads() {
+    use salient::checkpoint::{ModelFiles, AUTOENCODER_FORMAT};
+    let shipped = load_autoencoder(Path::new("data/models/autoencoder"), &Device::Cpu, DType::F32).unwrap();
+    assert!(shipped.model.config().reverse_input, "the shipped encoder reads right to left");
+    let tensors = shipped.model.tensors().unwrap();
+    let old_name = |n: &String| if n.starts_with("encoder.") { format!("{n}_reverse") } else { n.clone() };
+    let old: HashMap<String, Tensor> = tensors.iter().map(|(n, t)| (old_name(n), t.clone())).collect();
+    assert!(old.contains_key("encoder.weight_ih_l0_reverse") && !old.contains_key("encoder.weight_ih_l0"));
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, tensors: &HashMap<String, Tensor>| {
+        let files =
+            ModelFiles::new(tensors, &shipped.vocab, shipped.card.clone(), AUTOENCODER_FORMAT, DType::F32).unwrap();
+        files.write(&dir.path().join(name)).unwrap();
+        dir.path().join(name)
+    };
+    let loaded = load_autoencoder(&write("old", &old), &Device::Cpu, DType::F32).unwrap();
+    let ids = shipped.vocab.encode_text("the film is not good").unwrap().ids;
+    assert_eq!(logits_of(&loaded.model, &ids), logits_of(&shipped.model, &ids));
+    let mut both = old.clone();
+    both.insert("encoder.weight_ih_l0".into(), tensors["encoder.weight_ih_l0"].clone());
+    let e = load_autoencoder(&write("both", &both), &Device::Cpu, DType::F32).unwrap_err().to_string();
+    assert!(e.contains("encoder.weight_ih_l0_reverse"), "{e}");
+}
+
+/// The shipped autoencoder is stored as salient writes today: a one-direction LSTM's names for
+/// the encoder (so `torch.nn.LSTM` loads it), and the safetensors metadata holding its
+/// `config.json` but for the weights' own checksum.
+#[test]
+fn shipped_autoencoder_is_stored_under_pytorch_names_with_its_config() {
+    use salient::checkpoint::{ModelFiles, AUTOENCODER_FORMAT, METADATA_CONFIG};
+    let dir = Path::new("data/models/autoencoder");
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let stored = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<&str> = stored.names();
+    names.sort();
+    let expected = [
+        "decoder.bias_hh_l0",
+        "decoder.bias_ih_l0",
+        "decoder.weight_hh_l0",
+        "decoder.weight_ih_l0",
+        "embedding.weight",
+        "encoder.bias_hh_l0",
+        "encoder.bias_ih_l0",
+        "encoder.weight_hh_l0",
+        "encoder.weight_ih_l0",
+        "output.bias",
+        "output.weight",
+    ];
+    assert_eq!(names, expected);
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let metadata = header.metadata().as_ref().expect("a __metadata__ entry");
+    let in_weights: serde_json::Value = serde_json::from_str(&metadata[METADATA_CONFIG]).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    config.as_object_mut().unwrap().remove("weights_sha256");
+    assert_eq!(in_weights, config);
+    // Loading and writing again (f16 -> f32 -> f16 is exact) gives the same bytes.
+    let loaded = load_autoencoder(dir, &Device::Cpu, DType::F32).unwrap();
+    let again =
+        ModelFiles::new(&loaded.model.tensors().unwrap(), &loaded.vocab, loaded.card, AUTOENCODER_FORMAT, DType::F16)
+            .unwrap();
+    assert!(again.weights == bytes, "the shipped weights are not what salient writes for them");
+}

@@ -5,6 +5,7 @@ mod eval;
 mod export;
 mod faithfulness;
 mod figure;
+mod import;
 mod train;
 
 use std::path::PathBuf;
@@ -50,6 +51,18 @@ enum Command {
     Export(export::Args),
     /// The interactive report of a spec: every figure on one self-contained HTML page.
     Report(export::ReportArgs),
+    /// Make a model directory from a classifier trained in PyTorch (a state dict as safetensors).
+    ///
+    /// The PyTorch module must have salient's architecture and attribute names: `embedding`
+    /// (nn.Embedding), `encoder` (a one-layer nn.RNN with tanh, nn.LSTM or nn.GRU, bidirectional
+    /// for birnn/bilstm/bigru; its final hidden states, forward then backward, are the
+    /// representation) and `classifier` (nn.Linear to 5 or 2 classes). Save its state dict with
+    /// `safetensors.torch.save_file(model.state_dict(), "model.safetensors")`. The sizes come from
+    /// the tensors, and every name and shape is checked. The model is scored on the SST dev split
+    /// and the scores are recorded in its config.json; then every command (saliency, heatmap,
+    /// tsne, faithfulness, export) explains it. `examples/pytorch_interop.py --export DIR` trains
+    /// such a model in PyTorch and imports it.
+    Import(import::Args),
 }
 
 /// Options every command takes.
@@ -300,7 +313,7 @@ fn sst_hint(error: &salient::error::SstError) -> Option<String> {
 }
 
 fn library_hint(error: &salient::Error) -> Option<String> {
-    use salient::error::SentenceError;
+    use salient::error::{ImportError, SentenceError};
     use salient::Error;
     Some(match error {
         Error::Exists { .. } => {
@@ -323,6 +336,17 @@ fn library_hint(error: &salient::Error) -> Option<String> {
         Error::ResumeOptions { .. } => {
             "pass the options the run was started with (only --epochs and --patience may change)".into()
         }
+        Error::Import(e) => match **e {
+            ImportError::Vocabulary { .. } => {
+                "pass --tokenizer with the tokenizer.json the PyTorch model was trained with".into()
+            }
+            ImportError::Unreadable { .. } | ImportError::NotFloat { .. } => {
+                "see `salient import --help` for how to save the state dict".into()
+            }
+            _ => "check --arch, and that the PyTorch module names its parts embedding, encoder and classifier (see \
+                  `salient import --help`)"
+                .into(),
+        },
         Error::NoModel { .. } => {
             "pass --model DIR with a directory made by `salient train`, or a shipped model under data/models".into()
         }
@@ -351,6 +375,7 @@ pub fn run() -> Result<()> {
         Command::Tsne(args) => figure::run(args, &global),
         Command::Export(args) => export::run(args, &global),
         Command::Report(args) => export::report(args, &global),
+        Command::Import(args) => import::run(args, &global),
     }
 }
 
@@ -437,6 +462,27 @@ mod tests {
     fn export_parses() {
         let cli = parse(&["export", "--spec", "s.toml", "--out", "o", "--force", "--format", "csv"]);
         assert!(matches!(cli.command, Command::Export(_)));
+    }
+
+    #[test]
+    fn import_parses() {
+        let cli = parse(&[
+            "import",
+            "--from-pytorch",
+            "m.safetensors",
+            "--tokenizer",
+            "t.json",
+            "--arch",
+            "bilstm",
+            "--out",
+            "o",
+        ]);
+        let Command::Import(_) = cli.command else { panic!("not import") };
+        assert!(
+            Cli::try_parse_from(["salient", "import", "--from-pytorch", "m", "--tokenizer", "t", "--out", "o"])
+                .is_err(),
+            "--arch is required"
+        );
     }
 
     #[test]

@@ -8,8 +8,12 @@
 //! `p(y_t | y_<t, x) = softmax(W s_t + b)`, and the sentence ends with `[EOS]`.
 //!
 //! One embedding table serves both sides. Recurrent tensors are time-major: `(steps, batch, ..)`.
-//! Weights use PyTorch's names under `encoder.` and `decoder.` (an encoder reading right to
-//! left has the `_reverse` suffix), plus `embedding.weight` and `output.weight`/`output.bias`.
+//! Weights use PyTorch's names under `encoder.` and `decoder.` (`weight_ih_l0`, ...), plus
+//! `embedding.weight` and `output.weight`/`output.bias`, so that each side loads in a plain
+//! one-direction `torch.nn.LSTM`. The encoder's names carry no `_reverse` even when it reads
+//! right to left: a PyTorch user flips the input (`encoder(x.flip(0))`), and the direction is
+//! the config's [`AutoencoderConfig::reverse_input`]. (Directories written before this stored
+//! such an encoder as `encoder.*_l0_reverse`; [`crate::checkpoint`] still reads them.)
 
 use std::collections::HashMap;
 
@@ -52,11 +56,12 @@ impl AutoencoderConfig {
         }
     }
 
-    /// Every parameter's name and shape.
+    /// Every parameter's name and shape. Both LSTMs have a one-direction layer's names,
+    /// whichever way the encoder reads.
     pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
         let (e, h) = (self.embedding_dim, self.hidden_dim);
         let mut shapes = vec![("embedding.weight".to_string(), vec![self.vocab_size, e])];
-        for (name, shape) in Weights::shapes(CellKind::Lstm, self.encoder_direction(), e, h) {
+        for (name, shape) in Weights::shapes(CellKind::Lstm, Direction::Forward, e, h) {
             shapes.push((format!("encoder.{name}"), shape));
         }
         for (name, shape) in Weights::shapes(CellKind::Lstm, Direction::Forward, e, h) {
@@ -105,7 +110,7 @@ impl Autoencoder {
     pub fn load(vb: VarBuilder, config: AutoencoderConfig) -> Result<Self> {
         let (e, h) = (config.embedding_dim, config.hidden_dim);
         let embedding = Embedding::from_tensor(&vb.pp("embedding").get((config.vocab_size, e), "weight")?)?;
-        let encoder = Layer::load(&vb.pp("encoder"), config.encoder_direction(), e, h)?;
+        let encoder = Layer::load_one_direction(&vb.pp("encoder"), config.encoder_direction(), e, h)?;
         let decoder = Layer::load(&vb.pp("decoder"), Direction::Forward, e, h)?;
         let output_weight = vb.pp("output").get((config.vocab_size, h), "weight")?;
         let output_bias = vb.pp("output").get(config.vocab_size, "bias")?;
@@ -142,7 +147,7 @@ impl Autoencoder {
         let mut out = HashMap::new();
         out.insert("embedding.weight".to_string(), self.embedding.to_tensor(&self.device)?.to_dtype(self.dtype())?);
         for (prefix, layer) in [("encoder", &self.encoder), ("decoder", &self.decoder)] {
-            for (name, t) in layer.cell().weights().named(layer.direction()) {
+            for (name, t) in layer.cell().weights().named(Direction::Forward) {
                 out.insert(format!("{prefix}.{name}"), t);
             }
         }

@@ -226,8 +226,9 @@ pub fn train_autoencoder(
     let (vocab, tensors, mut state, optimizer_state, selected) = if resume {
         let r: Resumed<AutoencoderOptions, ReconstructionScores> = resume_checkpoint(out_dir, &options)?;
         let expected = options.config(r.vocab.len()).parameter_shapes();
-        checkpoint::check_shapes(&r.dir, &r.tensors, &expected, "autoencoder")?;
-        (r.vocab, r.tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected))
+        let tensors = checkpoint::autoencoder_current_names(r.tensors);
+        checkpoint::check_shapes(&r.dir, &tensors, &expected, "autoencoder")?;
+        (r.vocab, tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected))
     } else {
         ensure_fresh(out_dir)?;
         let vocab = build_vocab(&train_text, options.lowercase, options.vocab_size)?;

@@ -459,8 +459,8 @@ pub fn run_epochs<L: Learner, O: RunOptions>(
         next.history.push(record);
         let generation = store::Generation {
             state: serde_json::to_string_pretty(&next).expect("state serializes").into_bytes(),
-            weights: checkpoint::safetensors_bytes(&weights, DType::F32)?,
-            optimizer: checkpoint::safetensors_bytes(&optimizer_state, DType::F32)?,
+            weights: checkpoint::safetensors_bytes(&weights, DType::F32, None)?,
+            optimizer: checkpoint::safetensors_bytes(&optimizer_state, DType::F32, None)?,
             selected: selected.clone().expect("the first epoch is always selected"),
         };
         store::commit(out_dir, &generation)?;

@@ -266,6 +266,12 @@ impl<C: Cell> Layer<C> {
         Ok(Layer { cell: C::new(Weights::load(vb, C::KIND, direction, input, hidden)?), direction })
     }
 
+    /// Load the cell's weights from `vb` under a forward layer's names (as a one-direction
+    /// `torch.nn.LSTM` holds them, with no `_reverse`), to read in `direction`.
+    pub fn load_one_direction(vb: &VarBuilder, direction: Direction, input: usize, hidden: usize) -> Result<Self> {
+        Ok(Layer { cell: C::new(Weights::load(vb, C::KIND, Direction::Forward, input, hidden)?), direction })
+    }
+
     /// The cell.
     pub fn cell(&self) -> &C {
         &self.cell
