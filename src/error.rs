@@ -290,6 +290,92 @@ pub enum Error {
     /// A tensor operation failed (a bug, a shape mismatch, or an unavailable device).
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
+    /// A shard of a run (`I/N`) is malformed, or shard directories cannot be merged.
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+}
+
+/// A shard given wrongly, or shard directories that do not make one run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShardError {
+    /// Not `I/N` with whole numbers.
+    #[error("shard `{value}` is not I/N (the shard's index and the number of shards, e.g. 0/4; indices start at 0)")]
+    Syntax {
+        /// What was given.
+        value: String,
+    },
+    /// `N` is 0.
+    #[error("shard `{value}`: the number of shards must be at least 1")]
+    NoShards {
+        /// What was given.
+        value: String,
+    },
+    /// `I >= N`.
+    #[error("shard `{index}/{count}`: indices start at 0, so the shards of {count} are 0/{count} to {last}/{count}", last = count.saturating_sub(1))]
+    IndexOutOfRange {
+        /// The index given.
+        index: usize,
+        /// The number of shards.
+        count: usize,
+    },
+    /// A directory that holds no sharded run.
+    #[error("{} holds no shard of a run: it has no record of a run made with a shard (.salient.jsonl), or the run was not sharded", dir.display())]
+    NotAShard {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A shard whose run did not finish.
+    #[error("{} holds an unfinished shard (its record has no last line: the run was stopped or killed)", dir.display())]
+    Incomplete {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A file of a shard that changed after it was written.
+    #[error("{}: the file {file} is not what the shard's run wrote (changed or removed since)", dir.display())]
+    Changed {
+        /// The directory.
+        dir: PathBuf,
+        /// The file.
+        file: String,
+    },
+    /// Two shards of different runs.
+    #[error("{} and {} are shards of different runs: {what}", dir.display(), reference.display())]
+    Mismatch {
+        /// The shard that differs.
+        dir: PathBuf,
+        /// The shard it was compared with.
+        reference: PathBuf,
+        /// What differs (the figure kind, the number of shards, the model's weights, the input,
+        /// the options or formats).
+        what: String,
+    },
+    /// One shard given twice.
+    #[error("shard {index} is given twice: {} and {}", first.display(), second.display())]
+    Duplicate {
+        /// The shard's index.
+        index: usize,
+        /// One directory.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// Shards not given.
+    #[error("shard(s) {} missing", missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", "))]
+    Missing {
+        /// Their indices.
+        missing: Vec<usize>,
+        /// The number of shards.
+        count: usize,
+    },
+    /// A shard's results file cannot be read back.
+    #[error("{}: cannot read the shard's results: {message}", path.display())]
+    Results {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 fn kept_note(last_good_epoch: usize) -> String {

@@ -1,8 +1,9 @@
 //! `salient faithfulness`.
 
 use anyhow::{Context, Result};
-use salient::export::{run_key, OutputDir};
+use salient::export::OutputDir;
 use salient::figures::faithfulness::{markdown, FaithfulnessOptions};
+use salient::figures::{figure_key, make_recorded, Figure};
 
 use super::{FormatArgs, GlobalArgs, JsonArg, OutArgs};
 
@@ -30,9 +31,22 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+    if args.options.shard.is_some() && args.out.out.is_none() {
+        anyhow::bail!("a shard writes its numbers into a directory for `salient merge`: give --out DIR");
+    }
     let runtime = global.runtime()?;
-    let key = run_key(&("faithfulness", &args.options, &args.format.format));
+    let key = figure_key(&args.options, &args.format.format);
     let out = args.out.out.as_ref().map(|d| OutputDir::open(d, args.out.existing(), &key)).transpose()?;
+    if let (Some(shard), Some(out)) = (args.options.shard, &out) {
+        // A shard writes its sentences' numbers, for `salient merge`.
+        let made = make_recorded(out, || args.options.make(&runtime, out, &args.format.format, &mut global.progress()))
+            .with_context(|| format!("scoring faithfulness (shard {shard})"))?;
+        if args.json.json {
+            println!("{}", serde_json::to_string_pretty(&made)?);
+        }
+        global.say(format!("{} into {}", made.summary, out.path().display()));
+        return Ok(());
+    }
     if let Some(out) = &out {
         args.options.check_out(out, &args.format.format)?;
     }
@@ -51,8 +65,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         print!("{}", markdown(&report));
     }
     if let Some(out) = out {
-        let (files, _) = args.options.write(&report, &out, &args.format.format, &mut global.progress())?;
+        let (files, section) = args.options.write(&report, &out, &args.format.format, &mut global.progress())?;
         global.say(format!("wrote {} file(s) into {}", files.len(), out.path().display()));
+        out.done(&args.options.output(&report, files, section))?;
     }
     Ok(())
 }

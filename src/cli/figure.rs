@@ -2,8 +2,8 @@
 //! figure kind's options and hands them to the library's `make`.
 
 use anyhow::{bail, Result};
-use salient::export::{run_key, OutputDir};
-use salient::figures::{make_recorded, Figure};
+use salient::export::OutputDir;
+use salient::figures::{figure_key, make_recorded, Figure};
 
 use super::{FormatArgs, GlobalArgs, JsonArg, OutArgs};
 
@@ -29,7 +29,7 @@ pub fn run<T: Figure + Send + Sync + 'static>(args: FigureArgs<T>, global: &Glob
     let dir = args.out.required()?;
     let runtime = global.runtime()?;
     let existed = dir.exists();
-    let key = run_key(&(T::KIND, &args.options, &args.format.format));
+    let key = figure_key(&args.options, &args.format.format);
     let out = OutputDir::open(dir, args.out.existing(), &key)?;
     let made = make_recorded(&out, || args.options.make(&runtime, &out, &args.format.format, &mut global.progress()));
     let made = match made {

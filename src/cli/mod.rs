@@ -6,6 +6,7 @@ mod export;
 mod faithfulness;
 mod figure;
 mod import;
+mod merge;
 mod train;
 
 use std::path::PathBuf;
@@ -63,6 +64,8 @@ enum Command {
     /// tsne, faithfulness, export) explains it. `examples/pytorch_interop.py --export DIR` trains
     /// such a model in PyTorch and imports it.
     Import(import::Args),
+    /// Join the directories of a run's shards (--shard I/N) into what one run writes.
+    Merge(merge::Args),
 }
 
 /// Options every command takes.
@@ -347,9 +350,25 @@ fn library_hint(error: &salient::Error) -> Option<String> {
                   `salient import --help`)"
                 .into(),
         },
+        Error::Shard(e) => return shard_hint(e),
         Error::NoModel { .. } => {
             "pass --model DIR with a directory made by `salient train`, or a shipped model under data/models".into()
         }
+        _ => return None,
+    })
+}
+
+fn shard_hint(error: &salient::error::ShardError) -> Option<String> {
+    use salient::error::ShardError;
+    Some(match error {
+        ShardError::Incomplete { .. } | ShardError::Changed { .. } => {
+            "run that shard again with its command and --resume (or --force), then merge".into()
+        }
+        ShardError::Missing { .. } => "give every shard's directory; run the missing shards first".into(),
+        ShardError::Mismatch { .. } | ShardError::Duplicate { .. } => {
+            "give the directories of one run's shards, each once".into()
+        }
+        ShardError::NotAShard { .. } => "give directories written with --shard I/N".into(),
         _ => return None,
     })
 }
@@ -376,6 +395,7 @@ pub fn run() -> Result<()> {
         Command::Export(args) => export::run(args, &global),
         Command::Report(args) => export::report(args, &global),
         Command::Import(args) => import::run(args, &global),
+        Command::Merge(args) => merge::run(args, &global),
     }
 }
 
@@ -483,6 +503,22 @@ mod tests {
                 .is_err(),
             "--arch is required"
         );
+    }
+
+    #[test]
+    fn shards_parse() {
+        let cli = parse(&["saliency", "--input", "f.txt", "--shard", "1/3", "--out", "o"]);
+        let Command::Saliency(a) = cli.command else { panic!("not saliency") };
+        assert_eq!(a.options.shard.map(|s| (s.index, s.count)), Some((1, 3)));
+        let cli = parse(&["faithfulness", "--shard", "0/2", "--out", "o"]);
+        let Command::Faithfulness(a) = cli.command else { panic!("not faithfulness") };
+        assert_eq!(a.options.shard.map(|s| s.to_string()), Some("0/2".into()));
+        let cli = parse(&["merge", "--out", "m", "a", "b"]);
+        let Command::Merge(a) = cli.command else { panic!("not merge") };
+        assert_eq!(a.shards.len(), 2);
+        for bad in [&["saliency", "--shard", "0/2"][..], &["saliency", "--input", "f", "--shard", "2/2"]] {
+            assert!(Cli::try_parse_from(std::iter::once("salient").chain(bad.iter().copied())).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

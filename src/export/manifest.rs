@@ -332,6 +332,34 @@ impl Journal {
     }
 }
 
+/// What the record of a directory says about its run, for reading a finished run's files back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Finished {
+    /// The directory has no record.
+    NoRecord,
+    /// The run has no last line: it was stopped before the end.
+    Incomplete,
+    /// The run finished, but this file is no longer what it wrote.
+    Changed(String),
+    /// The run finished and its files are intact: what it reported.
+    Done(serde_json::Value),
+}
+
+/// Whether the run recorded in `dir` finished, and its files are intact.
+pub(crate) fn finished(dir: &Path) -> Result<Finished> {
+    let Some(record) = Record::read(dir)? else { return Ok(Finished::NoRecord) };
+    let Some(done) = record.done else { return Ok(Finished::Incomplete) };
+    if let Some((name, _)) = record.files.iter().find(|(name, sum)| !holds(&dir.join(name), sum)) {
+        return Ok(Finished::Changed(name.clone()));
+    }
+    Ok(Finished::Done(done))
+}
+
+/// The SHA-256 of `bytes`, in hex.
+pub(crate) fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 /// Whether the file at `path` holds the bytes `sum`.
 pub(crate) fn holds(path: &Path, sum: &FileSum) -> bool {
     sum_of_file(path).as_ref() == Some(sum)

@@ -11,6 +11,7 @@
 pub mod csv;
 mod html;
 pub mod manifest;
+pub mod shard;
 
 pub use html::escape_html;
 
@@ -24,6 +25,7 @@ use crate::data::Failure;
 use crate::error::{Error, Result};
 pub use manifest::{run_key, Existing};
 use manifest::{FileSum, Journal, Summer};
+pub use shard::{Shard, ShardRecord};
 
 /// An output format. Every figure kind writes each of them from the same result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]

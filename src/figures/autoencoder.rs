@@ -159,6 +159,7 @@ impl Figure for AutoencoderSaliencyOptions {
             failures: input.failures,
             summary: format!("explained {n} sentence(s)"),
             section,
+            shard: None,
         })
     }
 }

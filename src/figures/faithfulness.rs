@@ -14,17 +14,18 @@ use serde::{Deserialize, Serialize};
 
 use super::notebook::Redraw;
 use super::report::Section;
+use super::saliency::STREAM_BATCHES;
 use super::{
-    clap_defaults, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime, SeedArg,
-    StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
+    clap_defaults, unsharded_key, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime,
+    SeedArg, StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::{sst, Sentence, Split};
-use crate::error::Result;
-use crate::explain::faithfulness::{evaluate, FaithfulnessConfig, FaithfulnessReport};
+use crate::error::{Error, Result, ShardError};
+use crate::explain::faithfulness::{scores, FaithfulnessConfig, FaithfulnessReport, FaithfulnessScores};
 use crate::explain::{build_method, method_names, Explainer, Method, ScoreKind};
 use crate::export::csv::Table;
-use crate::export::{Document, OutputDir};
+use crate::export::{Document, OutputDir, Shard, ShardRecord};
 use crate::render::{Heatmap, Values};
 
 /// Options of a faithfulness table (`salient faithfulness`, `kind = "faithfulness"`).
@@ -71,7 +72,20 @@ pub struct FaithfulnessOptions {
     #[command(flatten)]
     #[serde(flatten)]
     pub style: StyleArgs,
+    /// Score only shard I of N of the sentences (I from 0 to N-1, as SLURM's
+    /// SLURM_ARRAY_TASK_ID and Kubernetes' JOB_COMPLETION_INDEX count), to split a long run over
+    /// machines; needs --out. The sentences are cut into parts of 16 batches, the parts this
+    /// command computes one at a time, and shard I takes a contiguous run of them. A shard
+    /// writes only each sentence's numbers (faithfulness-sentences.json); `salient merge` joins
+    /// the shards' directories into what one run writes, the same to the last bit.
+    #[arg(long, value_name = "I/N")]
+    #[serde(skip)]
+    pub shard: Option<Shard>,
 }
+
+/// The file of a faithfulness shard: each of its sentences' numbers
+/// ([`FaithfulnessScores`], JSON).
+pub const SHARD_FILE: &str = "faithfulness-sentences.json";
 
 impl Default for FaithfulnessOptions {
     fn default() -> Self {
@@ -82,6 +96,13 @@ impl Default for FaithfulnessOptions {
 impl FaithfulnessOptions {
     /// Score the methods.
     pub fn report(&self, runtime: &Runtime, progress: &mut dyn Progress) -> Result<FaithfulnessReport> {
+        Ok(self.scores(runtime, progress)?.0.report())
+    }
+
+    /// Score the methods on each sentence (of the shard, when sharded): the numbers, and the
+    /// SHA-256 of the run's whole input (each sentence scored, sharded or not: its id and
+    /// tokens, a line each).
+    pub fn scores(&self, runtime: &Runtime, progress: &mut dyn Progress) -> Result<(FaithfulnessScores, String)> {
         let params = self.method_args.params(self.seed.seed, &runtime.limits)?;
         let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
         let methods: Vec<Box<dyn Method>> = self
@@ -102,17 +123,28 @@ impl FaithfulnessOptions {
         if let Some(n) = self.limit {
             sentences.truncate(n);
         }
+        if sentences.is_empty() {
+            return Err(Error::invalid("sentences", "faithfulness needs at least one sentence"));
+        }
+        let input: String = sentences.iter().map(|s| format!("{}\t{}\n", s.id, s.tokens.join(" "))).collect();
+        let input_sha256 = crate::export::shard::input_sha256(input.as_bytes());
+        let part = STREAM_BATCHES * self.batch_size.max(1);
+        let sentences = match self.shard {
+            Some(shard) => &sentences[shard.range(sentences.len(), part)],
+            None => &sentences[..],
+        };
         let explainer = Explainer::new(&loaded.model, ModelSource::of(&loaded))
             .batch_size(self.batch_size)
             .threads(runtime.threads);
         let refs: Vec<&dyn Method> = methods.iter().map(|m| m.as_ref()).collect();
         let mut current = String::new();
-        evaluate(
+        let scores = scores(
             &explainer,
             &refs,
-            &sentences,
+            sentences,
             self.score,
             &FaithfulnessConfig { seed: self.seed.seed, ..Default::default() },
+            part,
             &mut |name, done| {
                 if name != current {
                     current = name.to_string();
@@ -120,7 +152,92 @@ impl FaithfulnessOptions {
                 }
                 progress.advance(done);
             },
-        )
+        )?;
+        Ok((scores, input_sha256))
+    }
+
+    /// Write a shard's numbers into `out` (the one file [`SHARD_FILE`]), recording what run it
+    /// is a shard of (`formats`: those the merged run writes).
+    pub fn write_shard(
+        &self,
+        shard: Shard,
+        scores: &FaithfulnessScores,
+        input_sha256: &str,
+        out: &OutputDir,
+        formats: &[Format],
+    ) -> Result<FigureOutput> {
+        let bytes =
+            serde_json::to_vec_pretty(scores).map_err(|e| Error::Encode { format: "JSON", message: e.to_string() })?;
+        out.write(SHARD_FILE, &bytes)?;
+        Ok(FigureOutput {
+            model: Some(scores.model.clone()),
+            files: vec![SHARD_FILE.to_string()],
+            settings: serde_json::to_value(&scores.options).unwrap_or_default(),
+            notes: Vec::new(),
+            failures: Vec::new(),
+            summary: format!("scored {} sentence(s) (shard {shard})", scores.sentences.len()),
+            section: None,
+            shard: Some(ShardRecord {
+                shard,
+                kind: Self::KIND.to_string(),
+                run: unsharded_key(self, formats),
+                input_sha256: input_sha256.to_string(),
+                model_sha256: Some(scores.model.weights_sha256.clone()),
+                options: serde_json::to_value(self).unwrap_or_default(),
+                formats: formats.to_vec(),
+            }),
+        })
+    }
+
+    /// What making the figure of `report` reported, `files` written.
+    pub fn output(&self, report: &FaithfulnessReport, files: Vec<String>, section: Option<Section>) -> FigureOutput {
+        FigureOutput {
+            model: Some(report.model.clone()),
+            files,
+            settings: serde_json::to_value(&report.options).unwrap_or_default(),
+            notes: Vec::new(),
+            failures: Vec::new(),
+            summary: format!("scored {} method(s) on {} sentence(s)", report.methods.len(), report.sentences),
+            section,
+            shard: None,
+        }
+    }
+
+    /// Join the directories of the shards of one run (in order, checked) into `out`: the files
+    /// the unsharded run writes, from each shard's numbers per sentence.
+    pub(crate) fn merge(
+        &self,
+        shards: &[(PathBuf, ShardRecord, FigureOutput)],
+        out: &OutputDir,
+        progress: &mut dyn Progress,
+    ) -> Result<(FaithfulnessReport, FigureOutput)> {
+        let mut joined: Option<(PathBuf, FaithfulnessScores)> = None;
+        for (dir, _, _) in shards {
+            let path = dir.join(SHARD_FILE);
+            let bytes = std::fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+            let scores: FaithfulnessScores = serde_json::from_slice(&bytes)
+                .map_err(|e| ShardError::Results { path: path.clone(), message: e.to_string() })?;
+            match &mut joined {
+                None => joined = Some((dir.clone(), scores)),
+                Some((first, all)) => {
+                    if !all.same_run(&scores) {
+                        return Err(ShardError::Mismatch {
+                            dir: dir.clone(),
+                            reference: first.clone(),
+                            what: "their numbers come from different models, methods or options".into(),
+                        }
+                        .into());
+                    }
+                    all.sentences.extend(scores.sentences);
+                }
+            }
+        }
+        let (_, all) = joined.ok_or(ShardError::Missing { missing: vec![0], count: 1 })?;
+        let report = all.report();
+        let formats = shards.first().map(|(_, r, _)| r.formats.clone()).unwrap_or_default();
+        let (files, section) = self.write(&report, out, &formats, progress)?;
+        let made = self.output(&report, files, section);
+        Ok((report, made))
     }
 
     /// Fail, before any work, if a file this figure writes exists in `out` (and overwriting is
@@ -171,6 +288,10 @@ impl Figure for FaithfulnessOptions {
     const KIND: &'static str = "faithfulness";
     const PATHS: &'static [&'static str] = &["model", "data"];
 
+    fn shard(&self) -> Option<Shard> {
+        self.shard
+    }
+
     fn make(
         &self,
         runtime: &Runtime,
@@ -178,18 +299,15 @@ impl Figure for FaithfulnessOptions {
         formats: &[Format],
         progress: &mut dyn Progress,
     ) -> Result<FigureOutput> {
+        if let Some(shard) = self.shard {
+            out.check_free(&[SHARD_FILE])?;
+            let (scores, input_sha256) = self.scores(runtime, progress)?;
+            return self.write_shard(shard, &scores, &input_sha256, out, formats);
+        }
         self.check_out(out, formats)?;
         let report = self.report(runtime, progress)?;
         let (files, section) = self.write(&report, out, formats, progress)?;
-        Ok(FigureOutput {
-            model: Some(report.model.clone()),
-            files,
-            settings: serde_json::to_value(&report.options).unwrap_or_default(),
-            notes: Vec::new(),
-            failures: Vec::new(),
-            summary: format!("scored {} method(s) on {} sentence(s)", report.methods.len(), report.sentences),
-            section,
-        })
+        Ok(self.output(&report, files, section))
     }
 }
 

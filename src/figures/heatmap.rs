@@ -127,6 +127,7 @@ impl Figure for HeatmapOptions {
             failures: input.failures,
             summary: format!("drew {n} heatmap(s)"),
             section,
+            shard: None,
         })
     }
 }

@@ -24,6 +24,7 @@
 pub mod autoencoder;
 pub mod faithfulness;
 pub mod heatmap;
+pub mod merge;
 pub mod notebook;
 pub mod projection;
 pub mod report;
@@ -40,7 +41,7 @@ use crate::data::{gather, Failure, Sentence, Vocab};
 use crate::error::{Error, Result};
 use crate::explain::{Baseline, MethodParams};
 pub use crate::export::Format;
-use crate::export::{OutputDir, Partial};
+use crate::export::{run_key, OutputDir, Partial, Shard, ShardRecord};
 use crate::limits::{Limited, Limits};
 use crate::render::{heatmap_svg, scatter_svg, Converter, Heatmap, RenderOptions, ScaleOptions, Scatter, Style};
 pub use style::StyleArgs;
@@ -108,6 +109,9 @@ pub struct FigureOutput {
     /// an export can put every figure on one page.
     #[serde(skip)]
     pub section: Option<report::Section>,
+    /// When the run was a shard of a larger one: which, and of what run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
 }
 
 /// A figure kind: its options, from the command line or a spec, and how it is made.
@@ -117,6 +121,12 @@ pub trait Figure: clap::Args + clap::FromArgMatches + Serialize + DeserializeOwn
     /// Options that name files: in a spec they are relative to the spec's directory.
     const PATHS: &'static [&'static str];
 
+    /// The shard of the input this figure is made of, when it is a part of a run split over
+    /// several machines (see [`crate::export::shard`]).
+    fn shard(&self) -> Option<Shard> {
+        None
+    }
+
     /// Compute the figure and write it into `out` in every one of `formats`.
     fn make(
         &self,
@@ -125,6 +135,20 @@ pub trait Figure: clap::Args + clap::FromArgMatches + Serialize + DeserializeOwn
         formats: &[Format],
         progress: &mut dyn Progress,
     ) -> Result<FigureOutput>;
+}
+
+/// The key of the run that makes a figure with `options` in `formats` (for its output
+/// directory's record): that of the unsharded run, or, for a shard, of that shard.
+pub fn figure_key<T: Figure>(options: &T, formats: &[Format]) -> String {
+    match options.shard() {
+        None => unsharded_key(options, formats),
+        Some(shard) => run_key(&(T::KIND, options, formats, shard)),
+    }
+}
+
+/// The key of the unsharded run (options are serialized without their shard).
+pub(crate) fn unsharded_key<T: Figure>(options: &T, formats: &[Format]) -> String {
+    run_key(&(T::KIND, options, formats))
 }
 
 /// Make a figure into `out` with `make`, unless `out` records it as complete (a resumed run
@@ -154,11 +178,13 @@ pub fn clap_defaults<T: clap::Args + clap::FromArgMatches>() -> T {
 }
 
 /// The option names of a clap argument group (its fields' names, as a spec writes them).
+/// `shard` is not one: splitting a run over machines is the command line's business, and a
+/// figure of a spec is always whole.
 pub(crate) fn option_names<T: clap::Args>() -> Vec<String> {
     T::augment_args(clap::Command::new("names"))
         .get_arguments()
         .map(|a| a.get_id().to_string())
-        .filter(|id| id != "help")
+        .filter(|id| id != "help" && id != "shard")
         .collect()
 }
 
@@ -202,6 +228,16 @@ pub struct Sentences {
     pub notes: Vec<String>,
     /// Lines that cannot be used, with why.
     pub failures: Vec<Failure>,
+    /// The SHA-256 of the input: the file's bytes as read, or the texts given, each ending in a
+    /// line break.
+    pub sha256: String,
+}
+
+/// The note for a sentence with words the vocabulary does not hold.
+pub(crate) fn unknown_note(s: &Sentence) -> Option<String> {
+    let unknown = s.unknown_words();
+    (!unknown.is_empty())
+        .then(|| format!("sentence {}: not in the vocabulary (read as [UNK]): {}", s.id, unknown.join(" ")))
 }
 
 impl InputArgs {
@@ -214,18 +250,17 @@ impl InputArgs {
         if contents.is_none() && self.text.is_empty() {
             return Err(Error::NoInput { what: "sentences" });
         }
-        let mut out = Sentences { sentences: Vec::new(), notes: Vec::new(), failures: Vec::new() };
+        let sha256 = match &contents {
+            Some(bytes) => crate::export::shard::input_sha256(bytes),
+            None => crate::export::shard::input_sha256(
+                self.text.iter().map(|t| format!("{t}\n")).collect::<String>().as_bytes(),
+            ),
+        };
+        let mut out = Sentences { sentences: Vec::new(), notes: Vec::new(), failures: Vec::new(), sha256 };
         for result in gather(&self.text, contents.as_deref(), vocab, max_tokens) {
             match result {
                 Ok(s) => {
-                    let unknown = s.unknown_words();
-                    if !unknown.is_empty() {
-                        out.notes.push(format!(
-                            "sentence {}: not in the vocabulary (read as [UNK]): {}",
-                            s.id,
-                            unknown.join(" ")
-                        ));
-                    }
+                    out.notes.extend(unknown_note(&s));
                     out.sentences.push(s);
                 }
                 Err(e) => {

@@ -240,6 +240,7 @@ impl Figure for ProjectionOptions {
             failures: set.failures,
             summary: format!("projected {n} phrase(s) with {}", method.name()),
             section,
+            shard: None,
         })
     }
 }
