@@ -57,8 +57,8 @@ pub struct FaithfulnessReport {
     pub model: ModelSource,
     /// Its architecture.
     pub arch: Arch,
-    /// Its task.
-    pub task: crate::data::Task,
+    /// Its task (an SST task, or labelled text's classes).
+    pub task: crate::data::Classes,
     /// Number of sentences.
     pub sentences: usize,
     /// The options.
@@ -191,7 +191,7 @@ pub fn evaluate(
     Ok(FaithfulnessReport {
         model: explainer.source().clone(),
         arch: config.arch,
-        task: config.task,
+        task: config.task.clone(),
         sentences: sentences.len(),
         options: options.clone(),
         methods: rows,

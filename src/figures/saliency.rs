@@ -97,7 +97,7 @@ impl Figure for SaliencyOptions {
         let params = self.method_args.params(self.seed.seed, &runtime.limits)?;
         let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
         let method = build_method(&self.method, &params)?;
-        let class = ClassChoice::parse(&self.class, loaded.card.model.task.class_names())?;
+        let class = ClassChoice::parse(&self.class, &loaded.card.model.task.names())?;
         let target = Target { class, score: self.score.unwrap_or(method.default_score()) };
         let scale = self.scale.options()?;
         let input = self.input.sentences(&loaded.vocab, self.max_tokens)?;
@@ -120,7 +120,7 @@ impl Figure for SaliencyOptions {
         let streaming = input.sentences.len() > part;
         let mut document = DocumentStream::new("salient saliency", input.failures.clone())?;
         progress.stage(method.name(), input.sentences.len());
-        let classes = loaded.card.model.task.class_names();
+        let classes = loaded.card.model.task.names();
         let mut done = 0;
         for sentences in input.sentences.chunks(part) {
             let attributions = explainer.attribute(method.as_ref(), sentences, &target, &mut |n| {
@@ -169,7 +169,7 @@ pub fn heatmap(a: &Attribution) -> Heatmap {
         title += &format!(" · S_c = {} · class {}", score.formula(), a.class_name);
     }
     let mut subtitle = vec![format!("#{}: {}", a.sentence, a.text)];
-    let names = p.task.map(|t| t.class_names()).unwrap_or_default();
+    let names = p.task.as_ref().map(|t| t.names()).unwrap_or_default();
     let predicted = names.get(a.predicted).copied().unwrap_or("?");
     let probability = a.probabilities.get(a.predicted).copied().unwrap_or(f32::NAN);
     let mut line = format!("predicted {predicted} (p {})", format_number(probability));
