@@ -50,18 +50,19 @@ fn model_dir(trees: &[sst::Tree]) -> anyhow::Result<PathBuf> {
     let vocab = Vocab::build(trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)), true, 1)?;
     let config = ClassifierConfig {
         arch: Arch::BILSTM,
-        task: Task::Fine,
+        task: Task::Fine.into(),
         vocab_size: vocab.len(),
         embedding_dim: 60,
         hidden_dim: 60,
     };
     let tensors = config.init_parameters(1, 0.1, &Device::Cpu)?;
-    let model = Classifier::load(candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu), config)?;
+    let model =
+        Classifier::load(candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu), config.clone())?;
     let card = ModelCard::new(
         config,
         serde_json::json!("random weights for benchmarking"),
         0,
-        SplitScores { sentence_accuracy: 0.0, phrase_accuracy: 0.0 },
+        SplitScores { sentence_accuracy: 0.0, phrase_accuracy: Some(0.0) },
     );
     save_classifier(&random, &model, &vocab, card, DType::F32)?;
     Ok(random)

@@ -88,7 +88,7 @@ fn main() -> anyhow::Result<()> {
 
     let loaded = load_classifier(&model_dir, &Device::Cpu)?;
     let trees = sst::load_split(Path::new("data/sst"), Split::Train, usize::MAX)?;
-    let set = PhraseSet::sample(&trees, "train", &loaded.vocab, loaded.card.model.task, largest, 1)?;
+    let set = PhraseSet::sample(&trees, "train", &loaded.vocab, &loaded.card.model.task, largest, 1)?;
     let reps = represent(&loaded.model, &set.phrases, 256)?;
     let dim = reps[0].vector.len();
     let all: Vec<f32> = reps.iter().flat_map(|r| r.vector.iter().copied()).collect();

@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
     let logits = loaded.model.forward_embedded(x.as_tensor(), None, None, &mut trace)?;
     let class = logits.argmax(D::Minus1)?.to_vec1::<u32>()?[0] as usize;
     let probs = trace.probabilities()?.expect("logits were recorded").to_vec2::<f32>()?;
-    let names = loaded.card.model.task.class_names();
+    let names = loaded.card.model.task.names();
     println!("{text}\n→ {} (p = {:.3})", names[class], probs[0][class]);
 
     let grads = logits.narrow(1, class, 1)?.sum_all()?.backward()?;

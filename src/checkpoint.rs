@@ -336,7 +336,7 @@ pub fn load_classifier(dir: &Path, device: &Device) -> Result<LoadedClassifier> 
             ),
         ));
     }
-    let model = classifier_from_tensors(dir, tensors, card.model, device)?;
+    let model = classifier_from_tensors(dir, tensors, card.model.clone(), device)?;
     Ok(LoadedClassifier { model, vocab, card, dir: dir.to_path_buf() })
 }
 
@@ -347,13 +347,13 @@ pub(crate) fn classifier_from_tensors(
     config: ClassifierConfig,
     device: &Device,
 ) -> Result<Classifier> {
-    check_tensors(dir, &tensors, config)?;
+    check_tensors(dir, &tensors, &config)?;
     Classifier::load(VarBuilder::from_tensors(tensors, DType::F32, device), config)
 }
 
 /// Check that `tensors` are exactly the parameters `config` describes, naming any missing,
 /// extra or misshaped one.
-pub(crate) fn check_tensors(dir: &Path, tensors: &HashMap<String, Tensor>, config: ClassifierConfig) -> Result<()> {
+pub(crate) fn check_tensors(dir: &Path, tensors: &HashMap<String, Tensor>, config: &ClassifierConfig) -> Result<()> {
     check_shapes(dir, tensors, &config.parameter_shapes(), &format!("{} model", config.arch))
 }
 

@@ -9,6 +9,9 @@ pub enum Error {
     /// The SST data could not be read or parsed.
     #[error(transparent)]
     Sst(#[from] SstError),
+    /// A labelled-text data file (tsv, csv, jsonl) could not be read or used.
+    #[error(transparent)]
+    Labelled(#[from] LabelledError),
     /// A line of a sentence corpus cannot be used.
     #[error("{path}:{line}: {message}")]
     Corpus {
@@ -405,6 +408,160 @@ impl Error {
     }
 }
 
+/// Errors reading labelled text (`.tsv`, `.csv`, `.jsonl`, optionally `.gz`) from a data
+/// directory, or matching it to a classifier. Each names the file, and the 1-based line where
+/// a row is at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LabelledError {
+    /// A file could not be read or decompressed.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A tsv or csv record is malformed (a wrong number of fields, bad quoting, invalid UTF-8).
+    #[error("{}:{line}: {message}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line where the record starts (the csv reader's position).
+        line: u64,
+        /// The csv reader's description.
+        message: String,
+    },
+    /// A jsonl line is not a JSON object.
+    #[error("{}:{line}:{column}: not a JSON object: {message}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// 1-based column (0 where it does not apply).
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The header row of a tsv or csv file has no column of the name asked for.
+    #[error("{}:1: the header has no `{field}` column for the {role} (its columns: {})", path.display(), found.join(", "))]
+    NoColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column asked for.
+        field: String,
+        /// `text` or `label`.
+        role: &'static str,
+        /// The header's columns.
+        found: Vec<String>,
+    },
+    /// A jsonl object lacks a field.
+    #[error("{}:{line}: no `{field}` field (the {role}); the object has: {}", path.display(), found.join(", "))]
+    MissingField {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// The field asked for.
+        field: String,
+        /// `text` or `label`.
+        role: &'static str,
+        /// The object's fields.
+        found: Vec<String>,
+    },
+    /// A jsonl field holds the wrong kind of value.
+    #[error("{}:{line}: the `{field}` field must be {expected}, found {found}", path.display())]
+    WrongType {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// The field.
+        field: String,
+        /// What it must hold.
+        expected: &'static str,
+        /// The value found.
+        found: String,
+    },
+    /// The text or the label of a row is empty (for the text: no token after splitting).
+    #[error("{}:{line}: the {role} (`{field}`) is empty", path.display())]
+    EmptyField {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// The field.
+        field: String,
+        /// `text` or `label`.
+        role: &'static str,
+    },
+    /// A label is neither a class name nor a class index.
+    #[error(
+        "{}:{line}: unknown label `{label}`; the classes are {} (a label is a class name or an index 0..{})",
+        path.display(), classes.join(", "), classes.len().saturating_sub(1)
+    )]
+    UnknownLabel {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// The label as written.
+        label: String,
+        /// The classes, in index order.
+        classes: Vec<String>,
+    },
+    /// A text has more tokens than the limit.
+    #[error("{}:{line}: the text has {tokens} tokens, above the limit of {limit}", path.display())]
+    TooLong {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// Tokens of the text.
+        tokens: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The labels of a training file do not make a set of classes (fewer than two, too many).
+    #[error("{}: {message}", path.display())]
+    Classes {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file holds no example.
+    #[error("{}: no examples; the {split} split needs at least one", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+        /// The split it was read as.
+        split: String,
+    },
+    /// More than one file could be the split.
+    #[error(
+        "more than one file for the {split} split: {}; keep one of them in the directory (move the others \
+         elsewhere)",
+        found.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    Ambiguous {
+        /// The split (`train`, `dev`, `test`).
+        split: String,
+        /// The files found.
+        found: Vec<PathBuf>,
+    },
+    /// The data and the classifier's classes are of different kinds (SST trees against a model
+    /// of labelled text, or the other way round), or an SST task was missing or misplaced.
+    #[error("{}: {message}", path.display())]
+    Mismatch {
+        /// The data file.
+        path: PathBuf,
+        /// What does not fit.
+        message: String,
+    },
+}
+
 /// Errors reading or parsing SST files.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -420,7 +577,7 @@ pub enum SstError {
     /// Neither `<split>.txt.gz` nor `<split>.txt` exists in the data directory.
     #[error(
         "no {split} split in {}: tried {}; give a directory holding the SST files \
-         (train/dev/test .txt.gz or .txt)",
+         (train/dev/test .txt.gz or .txt) or labelled text (.tsv, .csv or .jsonl, optionally .gz)",
         dir.display(),
         tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
     )]

@@ -1,11 +1,12 @@
-//! Evaluation: sentence- and phrase-level accuracy of a classifier on SST trees, and the
+//! Evaluation: sentence- and phrase-level accuracy of a classifier on SST trees (sentence level
+//! only on labelled text, which has no phrase labels), and the
 //! autoencoder's reconstruction scores (token accuracy, exact match, perplexity).
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{batch, Batch, Task, Tree, Vocab};
+use crate::data::{batch, Batch, Classes, Tree, Vocab};
 use crate::error::{Error, Result};
 use crate::model::Classifier;
 
@@ -14,8 +15,10 @@ use crate::model::Classifier;
 pub struct SplitScores {
     /// Accuracy over whole sentences (tree roots).
     pub sentence_accuracy: f64,
-    /// Accuracy over every labelled phrase.
-    pub phrase_accuracy: f64,
+    /// Accuracy over every labelled phrase; `None` for data without phrase labels (labelled
+    /// text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phrase_accuracy: Option<f64>,
 }
 
 /// Accuracy on a split, with the counts behind it.
@@ -23,12 +26,13 @@ pub struct SplitScores {
 pub struct Evaluation {
     /// Correct sentences / sentences (roots; binary drops neutral ones).
     pub sentence_accuracy: f64,
-    /// Correct phrases / phrases (every labelled node occurrence; binary drops neutral ones).
-    pub phrase_accuracy: f64,
+    /// Correct phrases / phrases (every labelled node occurrence; binary drops neutral ones);
+    /// `None` for data without phrase labels (labelled text).
+    pub phrase_accuracy: Option<f64>,
     /// Number of sentences scored.
     pub sentences: usize,
-    /// Number of phrases scored.
-    pub phrases: usize,
+    /// Number of phrases scored (`None` without phrase labels).
+    pub phrases: Option<usize>,
 }
 
 impl Evaluation {
@@ -53,8 +57,10 @@ pub fn predict_all(model: &Classifier, sequences: &[&[u32]], batch_size: usize) 
 }
 
 /// Sentence- and phrase-level accuracy of `model` on `trees` under `task`; an error
-/// ([`Error::NoSentenceToScore`]) when no sentence has a label under the task.
-pub fn evaluate(model: &Classifier, vocab: &Vocab, trees: &[Tree], task: Task) -> Result<Evaluation> {
+/// ([`Error::NoSentenceToScore`]) when no sentence has a label under the task. Phrase-level
+/// scores are left out (`None`) when the task's data has no phrase labels (labelled text).
+pub fn evaluate(model: &Classifier, vocab: &Vocab, trees: &[Tree], task: impl Into<Classes>) -> Result<Evaluation> {
+    let task = task.into();
     // Each distinct phrase is predicted once; scores count every occurrence.
     let mut index: HashMap<Vec<u32>, usize> = HashMap::new();
     let mut occurrences: Vec<(usize, u32, bool)> = Vec::new(); // (distinct index, label, is root)
@@ -86,11 +92,12 @@ pub fn evaluate(model: &Classifier, vocab: &Vocab, trees: &[Tree], task: Task) -
     }
     // At least one root was scored, so neither count is zero.
     let ratio = |a: usize, b: usize| a as f64 / b as f64;
+    let phrases = task.has_phrase_labels().then_some(occurrences.len());
     Ok(Evaluation {
         sentence_accuracy: ratio(sentence_correct, sentences),
-        phrase_accuracy: ratio(phrase_correct, occurrences.len()),
+        phrase_accuracy: phrases.map(|n| ratio(phrase_correct, n)),
         sentences,
-        phrases: occurrences.len(),
+        phrases,
     })
 }
 

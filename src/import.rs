@@ -69,7 +69,7 @@ impl ImportedClassifier {
     /// [`ImportSource`].
     pub fn save(&self, dir: &Path, dev: SplitScores, dtype: DType) -> Result<()> {
         let training = serde_json::to_value(&self.source).expect("the import source serializes");
-        let card = ModelCard::new(self.config, training, 0, dev);
+        let card = ModelCard::new(self.config.clone(), training, 0, dev);
         checkpoint::save_classifier(dir, &self.model, &self.vocab, card, dtype)
     }
 }
@@ -92,7 +92,7 @@ pub fn import_classifier(weights: &Path, tokenizer: &Path, arch: Arch, device: &
         }
         .into());
     }
-    let model = checkpoint::classifier_from_tensors(weights, tensors, config, device)?;
+    let model = checkpoint::classifier_from_tensors(weights, tensors, config.clone(), device)?;
     let source = ImportSource {
         imported_from: "pytorch",
         weights: weights.to_path_buf(),
@@ -166,7 +166,7 @@ fn infer_config(file: &Path, tensors: &HashMap<String, Tensor>, arch: Arch) -> R
         .into_iter()
         .find(|t| t.num_classes() == classes)
         .ok_or_else(|| ImportError::Classes { file: file.to_path_buf(), found: classes })?;
-    Ok(ClassifierConfig { arch, task, vocab_size, embedding_dim, hidden_dim })
+    Ok(ClassifierConfig { arch, task: task.into(), vocab_size, embedding_dim, hidden_dim })
 }
 
 /// Check that `tensors` are exactly the parameters of `config`.

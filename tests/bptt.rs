@@ -11,7 +11,7 @@ use salient::model::{Arch, Classifier, ClassifierConfig, Dropout, TrainingGradie
 use salient::train::{fresh_learner, train_step, TrainOptions};
 
 fn config(arch: Arch) -> ClassifierConfig {
-    ClassifierConfig { arch, task: Task::Fine, vocab_size: 12, embedding_dim: 4, hidden_dim: 3 }
+    ClassifierConfig { arch, task: Task::Fine.into(), vocab_size: 12, embedding_dim: 4, hidden_dim: 3 }
 }
 
 /// Weights larger than training's init, so that every gate and state matters.

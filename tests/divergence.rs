@@ -70,7 +70,7 @@ impl Learner for PoisonedClassifier {
     }
 
     fn evaluate(&self) -> salient::Result<SplitScores> {
-        Ok(salient::eval::evaluate(&self.model, &self.vocab, &self.dev, self.options.task)?.scores())
+        Ok(salient::eval::evaluate(&self.model, &self.vocab, &self.dev, self.options.task.clone())?.scores())
     }
 
     fn improves(new: &SplitScores, best: &SplitScores) -> bool {
@@ -78,7 +78,8 @@ impl Learner for PoisonedClassifier {
     }
 
     fn selected(&self, epoch: usize, dev: &SplitScores) -> salient::Result<ModelFiles> {
-        let card = ModelCard::new(*self.model.config(), serde_json::to_value(&self.options).unwrap(), epoch, *dev);
+        let card =
+            ModelCard::new(self.model.config().clone(), serde_json::to_value(&self.options).unwrap(), epoch, *dev);
         ModelFiles::new(&self.model.tensors()?, &self.vocab, card, CLASSIFIER_FORMAT, candle_core::DType::F32)
     }
 

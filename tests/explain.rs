@@ -16,7 +16,7 @@ const ARCHS: &[Arch] = &Arch::ALL;
 const SCORES: [ScoreKind; 4] = [ScoreKind::Logit, ScoreKind::Prob, ScoreKind::Paper, ScoreKind::Logprob];
 
 fn model(arch: Arch, dtype: DType, seed: u64) -> Classifier {
-    let cfg = ClassifierConfig { arch, task: Task::Fine, vocab_size: 12, embedding_dim: 4, hidden_dim: 3 };
+    let cfg = ClassifierConfig { arch, task: Task::Fine.into(), vocab_size: 12, embedding_dim: 4, hidden_dim: 3 };
     // Larger weights than training's init, so that every gate and state matters.
     let params = cfg.init_parameters(seed, 0.8, &Device::Cpu).unwrap();
     let params: HashMap<String, Tensor> = params.into_iter().map(|(k, v)| (k, v.to_dtype(dtype).unwrap())).collect();
@@ -151,7 +151,8 @@ fn saliency_of_a_tiny_model_worked_out_by_hand() {
     p.insert("encoder.bias_hh_l0".to_string(), t(&[0.0], &[1]));
     p.insert("classifier.weight".to_string(), t(&[1.0, -1.0], &[2, 1]));
     p.insert("classifier.bias".to_string(), t(&[2f64.ln(), 0.0], &[2]));
-    let cfg = ClassifierConfig { arch: Arch::RNN, task: Task::Binary, vocab_size: 4, embedding_dim: 2, hidden_dim: 1 };
+    let cfg =
+        ClassifierConfig { arch: Arch::RNN, task: Task::Binary.into(), vocab_size: 4, embedding_dim: 2, hidden_dim: 1 };
     let m = Classifier::load(VarBuilder::from_tensors(p, DType::F64, &dev), cfg).unwrap();
     let s = [sentence(1, &[2, 3])];
     let run = |method: &str, score| {

@@ -12,7 +12,7 @@ use salient::model::{
 const ARCHS: &[Arch] = &Arch::ALL;
 
 fn config(arch: Arch) -> ClassifierConfig {
-    ClassifierConfig { arch, task: Task::Fine, vocab_size: 12, embedding_dim: 4, hidden_dim: 3 }
+    ClassifierConfig { arch, task: Task::Fine.into(), vocab_size: 12, embedding_dim: 4, hidden_dim: 3 }
 }
 
 fn model(arch: Arch, dtype: DType, seed: u64) -> Classifier {
@@ -80,8 +80,9 @@ fn tiny_models_match_hand_computation() {
     p.insert("encoder.bias_hh_l0".to_string(), t(&[0.2], &[1]));
     p.insert("classifier.weight".to_string(), t(&[1.0, -2.0], &[2, 1]));
     p.insert("classifier.bias".to_string(), t(&[0.0, 0.5], &[2]));
-    let cfg = ClassifierConfig { arch: Arch::RNN, task: Task::Binary, vocab_size: 4, embedding_dim: 1, hidden_dim: 1 };
-    let m = Classifier::load(VarBuilder::from_tensors(p, DType::F64, &dev), cfg).unwrap();
+    let cfg =
+        ClassifierConfig { arch: Arch::RNN, task: Task::Binary.into(), vocab_size: 4, embedding_dim: 1, hidden_dim: 1 };
+    let m = Classifier::load(VarBuilder::from_tensors(p, DType::F64, &dev), cfg.clone()).unwrap();
     let x = t(&[0.5, -1.0], &[1, 2, 1]);
     let logits = m.forward_embedded(&x, None, None, &mut NoTrace).unwrap().to_vec2::<f64>().unwrap();
     let h1 = (0.7f64 * 0.5 + 0.3).tanh();
@@ -225,7 +226,8 @@ fn gru_matches_an_independent_computation_and_reports_its_gates() {
     p.insert("classifier.weight".to_string(), t(&[1.0, 0.0, 0.0, 1.0], &[2, hid]));
     p.insert("classifier.bias".to_string(), t(&[0.0, 0.0], &[2]));
     const GRU: Arch = Arch { cell: CellKind::Gru, bidirectional: false };
-    let cfg = ClassifierConfig { arch: GRU, task: Task::Binary, vocab_size: 5, embedding_dim: dim, hidden_dim: hid };
+    let cfg =
+        ClassifierConfig { arch: GRU, task: Task::Binary.into(), vocab_size: 5, embedding_dim: dim, hidden_dim: hid };
     let vb = VarBuilder::from_tensors(p, DType::F64, &dev);
     let m = Classifier::load(vb.clone(), cfg).unwrap();
     let ids = [2usize, 4, 3];

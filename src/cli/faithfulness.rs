@@ -7,7 +7,8 @@ use salient::figures::{figure_key, make_recorded, Figure};
 
 use super::{FormatArgs, GlobalArgs, JsonArg, OutArgs};
 
-/// Score attribution methods by how faithful they are to the model, on an SST split.
+/// Score attribution methods by how faithful they are to the model, on a split of SST trees or
+/// labelled text.
 ///
 /// Comprehensiveness: how much the predicted class's probability falls when a sentence's top
 /// 10, 20, 50% tokens by attribution are removed (higher is better). Sufficiency: how much it

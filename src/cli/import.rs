@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use candle_core::DType;
 use salient::checkpoint::{CONFIG_FILE, WEIGHTS_FILE};
-use salient::data::{sst, Split};
+use salient::data::{dataset, Fields, Split};
 use salient::eval::{evaluate, SplitScores};
 use salient::figures::DEFAULT_SST;
 use salient::import::import_classifier;
@@ -53,9 +53,10 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     }
     let imported = import_classifier(&args.from_pytorch, &args.tokenizer, args.arch, &device)
         .with_context(|| format!("importing {}", args.from_pytorch.display()))?;
-    let config = imported.config;
-    let trees = sst::load_split_for(&args.data, Split::Dev, config.task, global.limits().tree_tokens)?;
-    let scores = evaluate(&imported.model, &imported.vocab, &trees, config.task)
+    let config = imported.config.clone();
+    let trees =
+        dataset::load_split_for(&args.data, Split::Dev, &config.task, &Fields::default(), global.limits().tree_tokens)?;
+    let scores = evaluate(&imported.model, &imported.vocab, &trees, config.task.clone())
         .with_context(|| format!("scoring {} on the dev split", args.from_pytorch.display()))?;
     let dev = SplitScores { sentence_accuracy: scores.sentence_accuracy, phrase_accuracy: scores.phrase_accuracy };
     let dtype = if args.weights_dtype == "f16" { DType::F16 } else { DType::F32 };
@@ -74,7 +75,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     } else {
         println!(
             "imported a {} {} classifier (vocabulary {}, embedding {}, hidden {}) into {}: dev sentence accuracy \
-             {:.4}, phrase accuracy {:.4}",
+             {:.4}{}",
             config.arch,
             config.task,
             config.vocab_size,
@@ -82,7 +83,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             config.hidden_dim,
             args.out.display(),
             dev.sentence_accuracy,
-            dev.phrase_accuracy
+            dev.phrase_accuracy.map_or_else(String::new, |p| format!(", phrase accuracy {p:.4}"))
         );
     }
     global.note(format!("explain it: salient saliency --model {} --text \"...\" --out DIR", args.out.display()));

@@ -34,15 +34,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train a classifier on SST: tanh RNN, LSTM or GRU, one or two directions (resumable; selects on dev).
+    /// Train a classifier on SST or your own labelled text: tanh RNN, LSTM or GRU, one or two directions (resumable; selects on dev).
     Train(train::Args),
-    /// Score a trained model on an SST split (sentence and phrase accuracy).
+    /// Score a trained model on a split of SST or labelled text (sentence, and for SST phrase, accuracy).
     Eval(eval::Args),
     /// Explain predictions: saliency heatmaps (gradient, IG, SmoothGrad, erasure, ...) per sentence.
     Saliency(figure::FigureArgs<SaliencyOptions>),
     /// Draw a model's insides: representations of phrases, per-step states, gates (LSTM, GRU).
     Heatmap(figure::FigureArgs<HeatmapOptions>),
-    /// Score attribution methods by comprehensiveness and sufficiency on an SST split.
+    /// Score attribution methods by comprehensiveness and sufficiency on a split of SST or labelled text.
     Faithfulness(faithfulness::Args),
     /// The LSTM sequence-to-sequence autoencoder: train, eval, reconstruct, saliency.
     Autoencoder(autoencoder::Args),
@@ -81,7 +81,7 @@ pub struct GlobalArgs {
     /// Print nothing but results and errors (no progress, notes or summaries).
     #[arg(long, short, global = true)]
     pub quiet: bool,
-    /// Longest SST tree accepted, in tokens (SST's longest has 56; every phrase of a tree is
+    /// Longest SST tree (or labelled text) accepted, in tokens (SST's longest has 56; every phrase of a tree is
     /// scored, so the work grows with the square of its size).
     #[arg(long, global = true, value_name = "N", default_value_t = Limits::DEFAULT.tree_tokens)]
     pub max_tree_tokens: usize,
@@ -301,6 +301,9 @@ pub fn hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = error.downcast_ref::<salient::error::SstError>() {
         return sst_hint(e);
     }
+    if let Some(e) = error.downcast_ref::<salient::error::LabelledError>() {
+        return labelled_hint(e);
+    }
     library_hint(error.downcast_ref::<salient::Error>()?)
 }
 
@@ -309,6 +312,33 @@ fn sst_hint(error: &salient::error::SstError) -> Option<String> {
     Some(match error {
         SstError::Missing { .. } => "pass --data DIR with the SST files".into(),
         SstError::TreeTooLarge { .. } => {
+            "raise the limit with --max-tree-tokens N (or lift every limit with --no-limits)".into()
+        }
+        _ => return None,
+    })
+}
+
+fn labelled_hint(error: &salient::error::LabelledError) -> Option<String> {
+    use salient::error::LabelledError;
+    Some(match error {
+        LabelledError::NoColumn { role: "text", .. } | LabelledError::MissingField { role: "text", .. } => {
+            "name the text's column or key with --text-field NAME".into()
+        }
+        LabelledError::NoColumn { .. } | LabelledError::MissingField { .. } => {
+            "name the label's column or key with --label-field NAME".into()
+        }
+        LabelledError::UnknownLabel { .. } => {
+            "give every class in order with `salient train --classes a,b,c` (for eval, the data must use the \
+             model's classes)"
+                .into()
+        }
+        LabelledError::Ambiguous { .. } => "keep one file per split in --data DIR".into(),
+        LabelledError::Mismatch { .. } => {
+            "pass --data DIR with data of the model's kind: SST trees for an SST model, labelled text for one \
+             trained on labelled text"
+                .into()
+        }
+        LabelledError::TooLong { .. } => {
             "raise the limit with --max-tree-tokens N (or lift every limit with --no-limits)".into()
         }
         _ => return None,
@@ -332,6 +362,7 @@ fn library_hint(error: &salient::Error) -> Option<String> {
         Error::PhraseSource => "give one of --phrases FILE, --sample N, --preset NAME".into(),
         Error::Sentence(SentenceError::TooLong { .. }) => "raise the limit with --max-tokens".into(),
         Error::Sst(e) => return sst_hint(e),
+        Error::Labelled(e) => return labelled_hint(e),
         Error::OverLimit { .. } => "pass --no-limits to run it anyway".into(),
         Error::InvalidArgument { name, .. } => format!("see --{} in --help", name.replace('_', "-")),
         Error::WithFailures { error, .. } => return library_hint(error),

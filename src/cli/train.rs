@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use salient::data::Task;
+use salient::data::{dataset, Fields, Task};
 use salient::model::Arch;
 use salient::train::{self, EpochRecord, TrainEvent, TrainOptions};
 
@@ -12,7 +12,13 @@ use salient::figures::SeedArg;
 
 use super::GlobalArgs;
 
-/// Train a classifier on every unique labelled phrase of SST's train split.
+/// Train a classifier on every unique labelled phrase of SST's train split, or on the sentences
+/// of your own labelled text.
+///
+/// --data holds the train and dev splits: SST trees (`train.txt.gz` or `train.txt`, ...; give
+/// --task) or labelled text (`train.tsv`, `train.csv` or `train.jsonl`, each optionally `.gz`;
+/// one file per split). The classes of labelled text are its train labels: `0..=max` when all
+/// are whole numbers, otherwise the names sorted; --classes fixes their names and order.
 ///
 /// After each epoch the model is scored on dev sentences; the best epoch is written to --out as
 /// model.safetensors + config.json + tokenizer.json, and --out/checkpoint holds the last epoch
@@ -22,13 +28,20 @@ pub struct Args {
     /// Encoder architecture.
     #[arg(long, value_enum)]
     arch: Arch,
-    /// Fine-grained (5 classes) or binary (neutral phrases dropped).
+    /// For SST trees: fine-grained (5 classes) or binary (neutral phrases dropped).
     #[arg(long, value_enum)]
-    task: Task,
-    /// Directory with SST train/dev/test trees (`train.txt.gz` or `train.txt`, ...).
+    task: Option<Task>,
+    /// Data directory: SST trees or labelled text (see above).
     #[arg(long, default_value = "data/sst")]
     data: PathBuf,
-    /// Output directory (default: runs/<arch>-<task>).
+    /// For labelled text: the class names in class order, comma-separated (every train and dev
+    /// label must be one of them, or an index 0..k-1) [default: from the train labels].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    classes: Option<Vec<String>>,
+    /// The fields of labelled text.
+    #[command(flatten)]
+    fields: Fields,
+    /// Output directory (default: runs/<arch>-<task>, with `text` as the task for labelled text).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Most epochs.
@@ -127,8 +140,9 @@ pub fn progress<S>(unit: &'static str, describe: impl Fn(&EpochRecord<S>) -> Str
     }
 }
 
-fn options(args: &Args) -> TrainOptions {
+fn options(args: &Args, task: salient::data::Classes) -> TrainOptions {
     TrainOptions {
+        fields: args.fields.clone(),
         epochs: args.epochs,
         batch_size: args.batch_size,
         lr: args.lr,
@@ -140,30 +154,42 @@ fn options(args: &Args) -> TrainOptions {
         hidden_dim: args.hidden_dim,
         lowercase: !args.keep_case,
         weights_dtype: args.weights_dtype.clone(),
-        ..TrainOptions::recommended(args.arch, args.task)
+        ..TrainOptions::recommended(args.arch, task)
     }
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let device = global.device.open()?;
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", args.arch, args.task)));
-    let options = options(&args);
-    let mut progress = progress("phrases", |r: &EpochRecord| {
-        format!("dev sentence {:.4}  phrase {:.4}", r.dev.sentence_accuracy, r.dev.phrase_accuracy)
-    });
+    let task = dataset::train_classes(&args.data, args.task, &args.fields, args.classes.clone()).context(
+        "choosing the classes (SST trees take --task fine or binary; labelled text its labels or --classes)",
+    )?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", args.arch, task)));
+    if let salient::data::Classes::Text(names) = &task {
+        eprintln!("classes (in order): {}", names.join(", "));
+    }
+    let options = options(&args, task);
+    let what = format!("{} {}", args.arch, options.task);
+    let mut progress = progress("phrases", |r: &EpochRecord| format!("dev {}", describe(&r.dev)));
     let state = train::train(&args.data, &out, options, args.resume, &global.limits(), &device, &mut progress)
-        .with_context(|| format!("training {} {} into {}", args.arch, args.task, out.display()))?;
+        .with_context(|| format!("training {what} into {}", out.display()))?;
     match state.best {
         Some((epoch, dev)) => eprintln!(
-            "selected epoch {epoch} (dev sentence accuracy {:.4}, phrase {:.4}){}; model in {}",
-            dev.sentence_accuracy,
-            dev.phrase_accuracy,
+            "selected epoch {epoch} (dev {}){}; model in {}",
+            describe(&dev),
             if state.stopped_early { ", stopped early" } else { "" },
             out.display()
         ),
         None => eprintln!("no epoch was run; model in {}", out.display()),
     }
     Ok(())
+}
+
+/// Dev scores in words; phrase accuracy only where the data labels phrases.
+fn describe(dev: &salient::eval::SplitScores) -> String {
+    match dev.phrase_accuracy {
+        Some(phrase) => format!("sentence accuracy {:.4}, phrase {phrase:.4}", dev.sentence_accuracy),
+        None => format!("sentence accuracy {:.4}; no phrase labels", dev.sentence_accuracy),
+    }
 }
 
 #[cfg(test)]
@@ -181,10 +207,31 @@ mod tests {
     #[test]
     fn flag_defaults_are_the_recommended_options() {
         let w = Wrapper::try_parse_from(["train", "--arch", "bilstm", "--task", "binary"]).unwrap();
-        assert_eq!(options(&w.args), TrainOptions::recommended(Arch::BILSTM, Task::Binary));
+        assert_eq!(options(&w.args, Task::Binary.into()), TrainOptions::recommended(Arch::BILSTM, Task::Binary));
         let w = Wrapper::try_parse_from(["train", "--arch", "rnn", "--task", "fine", "--lr", "0.1", "--keep-case"])
             .unwrap();
-        let o = options(&w.args);
+        let o = options(&w.args, Task::Fine.into());
         assert_eq!((o.lr, o.lowercase), (0.1, false));
+    }
+
+    #[test]
+    fn labelled_text_flags() {
+        let w = Wrapper::try_parse_from([
+            "train",
+            "--arch",
+            "lstm",
+            "--data",
+            "d",
+            "--classes",
+            "neg,pos",
+            "--text-field",
+            "sentence",
+            "--label-field",
+            "y",
+        ])
+        .unwrap();
+        assert_eq!((w.args.task, w.args.classes.as_deref()), (None, Some(&["neg".to_string(), "pos".to_string()][..])));
+        let o = options(&w.args, salient::data::Classes::text(vec!["neg".into(), "pos".into()]).unwrap());
+        assert_eq!((o.fields.text_field.as_str(), o.fields.label_field.as_str()), ("sentence", "y"));
     }
 }

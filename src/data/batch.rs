@@ -1,4 +1,4 @@
-//! Labelled examples and batches: SST phrases as token ids, grouped into left-padded batches.
+//! Labelled examples and batches: SST phrases (or labelled sentences) as token ids, grouped into left-padded batches.
 //!
 //! A batch is `batch x seq_len` ids, row-major, padded on the left with [`PAD_ID`] so that the
 //! last step of every row is a real token; `mask` is 1 for real tokens and 0 for padding.
@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use super::sst::{Task, Tree};
+use super::classes::Classes;
+use super::sst::Tree;
 use super::vocab::{Vocab, BOS_ID, EOS_ID, PAD_ID};
 
 /// One labelled token sequence.
@@ -82,7 +83,8 @@ impl Batch {
 
 /// Every labelled phrase of the trees, unique by token sequence (the first occurrence's label
 /// wins), mapped to the task (binary drops neutral phrases). This is the training set.
-pub fn unique_phrases(trees: &[Tree], vocab: &Vocab, task: Task) -> Vec<Example> {
+pub fn unique_phrases(trees: &[Tree], vocab: &Vocab, task: impl Into<Classes>) -> Vec<Example> {
+    let task = task.into();
     let mut seen: HashMap<&[String], ()> = HashMap::new();
     let mut out = Vec::new();
     for tree in trees {
@@ -100,7 +102,8 @@ pub fn unique_phrases(trees: &[Tree], vocab: &Vocab, task: Task) -> Vec<Example>
 }
 
 /// Every labelled phrase occurrence of the trees (not deduplicated), mapped to the task.
-pub fn all_phrases(trees: &[Tree], vocab: &Vocab, task: Task) -> Vec<Example> {
+pub fn all_phrases(trees: &[Tree], vocab: &Vocab, task: impl Into<Classes>) -> Vec<Example> {
+    let task = task.into();
     let mut out = Vec::new();
     for tree in trees {
         for span in &tree.spans {
@@ -113,7 +116,8 @@ pub fn all_phrases(trees: &[Tree], vocab: &Vocab, task: Task) -> Vec<Example> {
 }
 
 /// The whole sentences of the trees with their root labels, mapped to the task.
-pub fn sentences(trees: &[Tree], vocab: &Vocab, task: Task) -> Vec<Example> {
+pub fn sentences(trees: &[Tree], vocab: &Vocab, task: impl Into<Classes>) -> Vec<Example> {
+    let task = task.into();
     trees
         .iter()
         .filter_map(|tree| {

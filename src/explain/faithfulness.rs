@@ -57,8 +57,8 @@ pub struct FaithfulnessReport {
     pub model: ModelSource,
     /// Its architecture.
     pub arch: Arch,
-    /// Its task.
-    pub task: crate::data::Task,
+    /// Its task (an SST task, or labelled text's classes).
+    pub task: crate::data::Classes,
     /// Number of sentences.
     pub sentences: usize,
     /// The options.
@@ -155,7 +155,7 @@ pub struct FaithfulnessScores {
     /// Its architecture.
     pub arch: Arch,
     /// Its task.
-    pub task: crate::data::Task,
+    pub task: crate::data::Classes,
     /// The options.
     pub options: FaithfulnessConfig,
     /// The methods, the random baseline last.
@@ -188,7 +188,7 @@ impl FaithfulnessScores {
         FaithfulnessReport {
             model: self.model.clone(),
             arch: self.arch,
-            task: self.task,
+            task: self.task.clone(),
             sentences: self.sentences.len(),
             options: self.options.clone(),
             methods,
@@ -198,8 +198,8 @@ impl FaithfulnessScores {
     /// Whether `other`'s numbers come from the same model, options and methods (so that the two
     /// can be joined).
     pub fn same_run(&self, other: &FaithfulnessScores) -> bool {
-        (&self.model, self.arch, self.task, &self.options, &self.methods)
-            == (&other.model, other.arch, other.task, &other.options, &other.methods)
+        (&self.model, self.arch, &self.task, &self.options, &self.methods)
+            == (&other.model, other.arch, &other.task, &other.options, &other.methods)
     }
 }
 
@@ -295,7 +295,7 @@ pub fn scores(
     Ok(FaithfulnessScores {
         model: explainer.source().clone(),
         arch: config.arch,
-        task: config.task,
+        task: config.task.clone(),
         options: options.clone(),
         methods: infos,
         sentences: rows,

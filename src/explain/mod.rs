@@ -249,7 +249,7 @@ impl Provenance {
         Provenance {
             model: source.clone(),
             arch: Some(config.arch),
-            task: Some(config.task),
+            task: Some(config.task.clone()),
             method: view.to_string(),
             options: serde_json::json!({}),
             score: None,
@@ -267,8 +267,9 @@ pub struct Provenance {
     pub model: ModelSource,
     /// The classifier's architecture (`None` for the autoencoder).
     pub arch: Option<Arch>,
-    /// The classifier's task (`None` for the autoencoder).
-    pub task: Option<crate::data::Task>,
+    /// The classifier's task: an SST task or labelled text's classes (`None` for the
+    /// autoencoder).
+    pub task: Option<crate::data::Classes>,
     /// The method or view.
     pub method: String,
     /// Its options.
@@ -366,7 +367,7 @@ impl<'a> Explainer<'a> {
         Provenance {
             model: self.source.clone(),
             arch: Some(config.arch),
-            task: Some(config.task),
+            task: Some(config.task.clone()),
             method: method.name().to_string(),
             options: method.options(),
             score: method.uses_score().then_some(target.score),
@@ -393,7 +394,7 @@ impl<'a> Explainer<'a> {
             method.attribute(self.model, &input, target)
         })?;
         let provenance = self.provenance(method, target);
-        let names = self.model.config().task.class_names();
+        let names = self.model.config().task.names();
         let mut out: Vec<Option<Attribution>> = vec![None; sentences.len()];
         for (group, rows) in groups.iter().zip(rows) {
             for (&i, row) in group.iter().zip(rows) {

@@ -89,11 +89,17 @@ pub enum ClassChoice {
 }
 
 impl ClassChoice {
-    /// Parse `predicted`, a class index, or a class name (`positive`, `very negative`).
+    /// Parse `predicted`, a class index, or a class name (`positive`, `very negative`). A name
+    /// written exactly as the model has it wins over an index, so that labelled text's classes
+    /// named by numbers (`1`..`5`) are found by name; then an index; then a name in any case,
+    /// with `-` for spaces.
     pub fn parse(text: &str, class_names: &[&str]) -> Result<Self> {
         let t = text.trim();
         if t.eq_ignore_ascii_case("predicted") {
             return Ok(ClassChoice::Predicted);
+        }
+        if let Some(i) = class_names.iter().position(|n| *n == t) {
+            return Ok(ClassChoice::Fixed(i));
         }
         if let Ok(i) = t.parse::<usize>() {
             if i < class_names.len() {
@@ -255,6 +261,10 @@ mod tests {
         assert_eq!(ClassChoice::parse("3", &names).unwrap(), ClassChoice::Fixed(3));
         assert_eq!(ClassChoice::parse("Very Negative", &names).unwrap(), ClassChoice::Fixed(0));
         assert_eq!(ClassChoice::parse("very-positive", &names).unwrap(), ClassChoice::Fixed(4));
+        // Classes named by numbers: the name first, then the index.
+        let stars = ["1", "2", "3", "4", "5"];
+        assert_eq!(ClassChoice::parse("1", &stars).unwrap(), ClassChoice::Fixed(0));
+        assert_eq!(ClassChoice::parse("0", &stars).unwrap(), ClassChoice::Fixed(0));
         let e = ClassChoice::parse("7", &names).unwrap_err().to_string();
         assert!(e.contains("invalid class") && e.contains("4 (very positive)"), "{e}");
     }

@@ -114,7 +114,7 @@ pub fn representations(model: &Classifier, source: &ModelSource, sentences: &[Se
     let mask = model.mask(&input.batch)?;
     let logits = model.forward_embedded(&x, mask.as_ref(), None, &mut trace)?;
     let repr = trace.representation().expect("the representation was asked for");
-    let names = model.config().task.class_names();
+    let names = model.config().task.names();
     let config = model.config();
     Ok(MatrixView {
         view: View::Representation,

@@ -20,7 +20,7 @@ use super::{
     SeedArg, StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
-use crate::data::{sst, Sentence, Split};
+use crate::data::{dataset, Fields, Sentence, Split};
 use crate::error::{Error, Result, ShardError};
 use crate::explain::faithfulness::{scores, FaithfulnessConfig, FaithfulnessReport, FaithfulnessScores};
 use crate::explain::{build_method, method_names, Explainer, Method, ScoreKind};
@@ -44,9 +44,14 @@ pub struct FaithfulnessOptions {
         value_parser = clap::builder::PossibleValuesParser::new(method_names())
     )]
     pub methods: Vec<String>,
-    /// Directory with SST trees.
+    /// Data directory: SST trees (train/dev/test .txt.gz or .txt) or labelled text (.tsv, .csv
+    /// or .jsonl, optionally .gz) of the model's kind.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
     pub data: PathBuf,
+    /// The fields of labelled text.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub fields: Fields,
     /// Which split's sentences (binary models skip neutral ones).
     #[arg(long, value_enum, default_value_t = Split::Test)]
     pub split: Split,
@@ -111,8 +116,8 @@ impl FaithfulnessOptions {
             .filter(|m| !m.trim().is_empty())
             .map(|m| build_method(m, &params))
             .collect::<Result<_>>()?;
-        let task = loaded.card.model.task;
-        let trees = sst::load_split_for(&self.data, self.split, task, runtime.limits.tree_tokens)?;
+        let task = &loaded.card.model.task;
+        let trees = dataset::load_split_for(&self.data, self.split, task, &self.fields, runtime.limits.tree_tokens)?;
         let mut sentences: Vec<Sentence> = trees
             .iter()
             .enumerate()

@@ -15,7 +15,7 @@ use super::{
     Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
-use crate::data::{Split, DEFAULT_MAX_TOKENS};
+use crate::data::{Fields, Split, DEFAULT_MAX_TOKENS};
 use crate::error::{Error, Result};
 use crate::export::csv::Table;
 use crate::export::{Document, OutputDir};
@@ -39,7 +39,7 @@ pub enum ProjectionKind {
 ///
 /// Phrases come from exactly one of `phrases` (a file: one phrase a line, an optional tab and a
 /// gold label, a class name or index; `#` starts a comment), `sample` (unique labelled phrases
-/// of an SST split) or `preset` (a shipped list).
+/// of an SST split, or sentences of labelled text) or `preset` (a shipped list).
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProjectionOptions {
@@ -53,12 +53,17 @@ pub struct ProjectionOptions {
     /// Draw this many unique labelled phrases from --split.
     #[arg(long, value_name = "N", conflicts_with = "preset")]
     pub sample: Option<usize>,
-    /// The SST split to sample from.
+    /// The split to sample from.
     #[arg(long, value_enum, default_value_t = Split::Dev)]
     pub split: Split,
-    /// Directory with SST trees (for --sample).
+    /// Data directory for --sample: SST trees (train/dev/test .txt.gz or .txt) or labelled text
+    /// (.tsv, .csv or .jsonl, optionally .gz) of the model's kind.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
     pub data: PathBuf,
+    /// The fields of labelled text.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub fields: Fields,
     /// A shipped phrase list.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(preset_names()))]
     pub preset: Option<String>,
@@ -112,9 +117,13 @@ impl ProjectionOptions {
     pub fn source(&self) -> Result<PhraseSource> {
         match (&self.phrases, self.sample, &self.preset) {
             (Some(path), None, None) => Ok(PhraseSource::Phrases(path.clone())),
-            (None, Some(n), None) => {
-                Ok(PhraseSource::Sample { n, split: self.split, data: self.data.clone(), seed: self.seed.seed })
-            }
+            (None, Some(n), None) => Ok(PhraseSource::Sample {
+                n,
+                split: self.split,
+                data: self.data.clone(),
+                fields: self.fields.clone(),
+                seed: self.seed.seed,
+            }),
             (None, None, Some(name)) => Ok(PhraseSource::Preset(name.clone())),
             _ => Err(Error::PhraseSource),
         }
@@ -166,7 +175,7 @@ impl Figure for ProjectionOptions {
         let mut writer = Writer::new(out, formats, plan)?.with_style(&self.style)?;
         let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
         let (set, mut highlight) =
-            source.load(&loaded.vocab, loaded.card.model.task, self.max_tokens, runtime.limits.tree_tokens)?;
+            source.load(&loaded.vocab, &loaded.card.model.task, self.max_tokens, runtime.limits.tree_tokens)?;
         highlight.extend(self.highlight.iter().cloned());
         let mut notes = set.notes.clone();
         notes.iter().for_each(|n| progress.note(n));

@@ -119,7 +119,7 @@ impl Figure for SaliencyOptions {
         let params = self.method_args.params(self.seed.seed, &runtime.limits)?;
         let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
         let method = build_method(&self.method, &params)?;
-        let class = ClassChoice::parse(&self.class, loaded.card.model.task.class_names())?;
+        let class = ClassChoice::parse(&self.class, &loaded.card.model.task.names())?;
         let target = Target { class, score: self.score.unwrap_or(method.default_score()) };
         let scale = self.scale.options()?;
         let input = self.input.sentences(&loaded.vocab, self.max_tokens)?;
@@ -147,7 +147,7 @@ impl Figure for SaliencyOptions {
         let source = ModelSource::of(&loaded);
         let explainer =
             Explainer::new(&loaded.model, source.clone()).batch_size(self.batch_size).threads(runtime.threads);
-        let classes = loaded.card.model.task.class_names();
+        let classes = loaded.card.model.task.names().into_iter().map(String::from).collect();
         let mut parts = PartWriter::new(
             Writer::new(out, written, plan)?.with_style(&self.style)?,
             title(&source, method.as_ref(), target.score),
@@ -229,7 +229,11 @@ impl SaliencyOptions {
             let document = read(dir)?;
             ids.extend(document.results.iter().map(|a| a.sentence));
             if classes.is_none() {
-                classes = document.results.iter().find_map(|a| a.provenance.task).map(|t| t.class_names());
+                classes = document
+                    .results
+                    .iter()
+                    .find_map(|a| a.provenance.task.as_ref())
+                    .map(|t| t.names().into_iter().map(String::from).collect());
             }
         }
         let failures: Vec<Failure> = shards.iter().flat_map(|(_, _, made)| made.failures.clone()).collect();
@@ -279,7 +283,7 @@ struct PartWriter<'a> {
     writer: Writer<'a>,
     title: String,
     scale: ScaleOptions,
-    classes: &'static [&'static str],
+    classes: Vec<String>,
     failures: Vec<Failure>,
     document: DocumentStream,
     /// Attributions kept until the end, for a shared scale.
@@ -293,7 +297,7 @@ impl<'a> PartWriter<'a> {
         writer: Writer<'a>,
         title: String,
         scale: ScaleOptions,
-        classes: &'static [&'static str],
+        classes: Vec<String>,
         failures: Vec<Failure>,
         streaming: bool,
     ) -> Result<Self> {
@@ -326,7 +330,7 @@ impl<'a> PartWriter<'a> {
         let drawing: &mut dyn Progress = if self.streaming { &mut NoProgress } else { progress };
         self.writer.figures(&self.title, &panels, &self.scale, drawing)?;
         self.writer.tables(|| Ok(vec![matrix_table(attributions)?, token_table(attributions)?]))?;
-        let classes = self.classes;
+        let classes = &self.classes;
         self.writer.page(
             SaliencyOptions::KIND,
             || report::data(&serde_json::json!({ "classes": classes, "results": attributions })),
@@ -346,7 +350,7 @@ impl<'a> PartWriter<'a> {
         if let Some(kept) = self.kept.take() {
             self.write(&kept, progress)?;
         }
-        let classes = self.classes;
+        let classes = &self.classes;
         self.writer.page(
             SaliencyOptions::KIND,
             || report::data(&serde_json::json!({ "classes": classes, "results": [] })),
@@ -367,7 +371,7 @@ pub fn heatmap(a: &Attribution) -> Heatmap {
         title += &format!(" · S_c = {} · class {}", score.formula(), a.class_name);
     }
     let mut subtitle = vec![format!("#{}: {}", a.sentence, a.text)];
-    let names = p.task.map(|t| t.class_names()).unwrap_or_default();
+    let names = p.task.as_ref().map(|t| t.names()).unwrap_or_default();
     let predicted = names.get(a.predicted).copied().unwrap_or("?");
     let probability = a.probabilities.get(a.predicted).copied().unwrap_or(f32::NAN);
     let mut line = format!("predicted {predicted} (p {})", format_number(probability));

@@ -18,7 +18,7 @@ use super::hand::train::{self, TrainingGradients, TrainingPass};
 use super::hand::Unsupported;
 use super::recurrent::{AnyLayer, CellKind, Weights};
 use super::trace::{Direction, Observer, Site, SiteKind};
-use crate::data::{Batch, Task};
+use crate::data::{Batch, Classes};
 use crate::error::{Error, Result};
 
 /// An encoder architecture: a cell kind reading forward, or a pair reading both ways.
@@ -130,12 +130,13 @@ const ENCODER: &str = "encoder";
 const OUTPUT: &str = "classifier";
 
 /// The shape of a classifier: everything needed to rebuild it from its weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassifierConfig {
     /// Encoder architecture.
     pub arch: Arch,
-    /// Label granularity.
-    pub task: Task,
+    /// What it tells apart: an SST task or labelled text's named classes (written as `"fine"`,
+    /// `"binary"` or `{"classes": [...]}`).
+    pub task: Classes,
     /// Vocabulary size (rows of the embedding table).
     pub vocab_size: usize,
     /// Embedding dimension.

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::ModelSource;
 use crate::data::sst::Tree;
+use crate::data::{Classes, Vocab};
 use crate::data::{Failure, Sentence};
-use crate::data::{Task, Vocab};
 use crate::error::{Error, Result};
 use crate::explain::{argmax, embed, host_rows, softmax};
 use crate::model::{Classifier, Trace, TraceRequest};
@@ -59,7 +59,7 @@ impl PhraseSet {
     /// Read a phrase file's `contents` (`source` names it in messages). One phrase a line,
     /// optionally followed by a tab and its gold label (a class name of `task`, or its index);
     /// blank lines and lines starting with `#` are skipped.
-    pub fn parse(contents: &str, source: &str, vocab: &Vocab, task: Task, max_tokens: usize) -> PhraseSet {
+    pub fn parse(contents: &str, source: &str, vocab: &Vocab, task: &Classes, max_tokens: usize) -> PhraseSet {
         let mut set = PhraseSet::default();
         for (i, line) in contents.lines().enumerate() {
             let line = line.trim_end_matches('\r');
@@ -86,10 +86,17 @@ impl PhraseSet {
         set
     }
 
-    /// `n` phrases drawn with `seed` from the unique labelled phrases of SST `trees` (neutral
-    /// ones dropped for a binary task, ones of unknown words only passed over), each with its
-    /// gold label.
-    pub fn sample(trees: &[Tree], split: &str, vocab: &Vocab, task: Task, n: usize, seed: u64) -> Result<PhraseSet> {
+    /// `n` phrases drawn with `seed` from the unique labelled phrases of `trees` (SST: neutral
+    /// ones dropped for a binary task; labelled text: its sentences; ones of unknown words
+    /// only passed over), each with its gold label.
+    pub fn sample(
+        trees: &[Tree],
+        split: &str,
+        vocab: &Vocab,
+        task: &Classes,
+        n: usize,
+        seed: u64,
+    ) -> Result<PhraseSet> {
         // Unique as the model sees them (case folded when the vocabulary folds it).
         let mut seen: HashMap<String, ()> = HashMap::new();
         let mut pool: Vec<(&[String], usize)> = Vec::new();
@@ -169,8 +176,8 @@ impl PhraseSet {
     }
 }
 
-fn parse_label(label: &str, task: Task) -> std::result::Result<usize, String> {
-    let names = task.class_names();
+fn parse_label(label: &str, task: &Classes) -> std::result::Result<usize, String> {
+    let names = task.names();
     if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(label)) {
         return Ok(i);
     }
@@ -322,7 +329,7 @@ pub fn project_with_progress(
             (fit.coords, None, fit.explained_variance_ratio)
         }
     };
-    let classes: Vec<String> = model.config().task.class_names().iter().map(|s| s.to_string()).collect();
+    let classes: Vec<String> = model.config().task.names().iter().map(|s| s.to_string()).collect();
     let marked = |p: &Phrase| {
         highlight.iter().any(|h| {
             let h = h.trim();

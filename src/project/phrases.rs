@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::PhraseSet;
-use crate::data::{sst, Split, Task, Vocab};
+use crate::data::{dataset, Classes, Fields, Split, Vocab};
 use crate::error::{Error, Result};
 
 /// A shipped phrase list (`data/presets/<name>/`, compiled into the binary).
@@ -52,14 +52,18 @@ pub fn preset(name: &str) -> Result<&'static Preset> {
 pub enum PhraseSource {
     /// A file: one phrase a line, optionally a tab and a gold label.
     Phrases(PathBuf),
-    /// `n` unique labelled phrases drawn with a seed from an SST split.
+    /// `n` unique labelled phrases drawn with a seed from a split (SST trees' phrases, or
+    /// labelled text's sentences).
     Sample {
         /// How many.
         n: usize,
         /// `dev` or `test` (or `train`).
         split: Split,
-        /// The directory of SST trees.
+        /// The data directory (SST trees or labelled text).
         data: PathBuf,
+        /// The fields of labelled text.
+        #[serde(flatten)]
+        fields: Fields,
         /// The seed of the draw.
         seed: u64,
     },
@@ -73,7 +77,7 @@ impl PhraseSource {
     pub fn load(
         &self,
         vocab: &Vocab,
-        task: Task,
+        task: &Classes,
         max_tokens: usize,
         max_tree_tokens: usize,
     ) -> Result<(PhraseSet, Vec<String>)> {
@@ -83,8 +87,8 @@ impl PhraseSource {
                 let contents = contents.strip_prefix('\u{feff}').unwrap_or(&contents);
                 Ok((PhraseSet::parse(contents, &file_name(path), vocab, task, max_tokens), Vec::new()))
             }
-            PhraseSource::Sample { n, split, data, seed } => {
-                let trees = sst::load_split(data, *split, max_tree_tokens)?;
+            PhraseSource::Sample { n, split, data, fields, seed } => {
+                let trees = dataset::load_split_for(data, *split, task, fields, max_tree_tokens)?;
                 Ok((PhraseSet::sample(&trees, split.name(), vocab, task, *n, *seed)?, Vec::new()))
             }
             PhraseSource::Preset(name) => {

@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, ModelCard, ModelFiles};
-use crate::data::{batch, sst, Batch, Split, Task, Vocab};
+use crate::data::{batch, dataset, sst, Batch, Classes, Fields, Split, Vocab};
 use crate::error::{Error, Result};
 use crate::eval::evaluate;
 use crate::eval::SplitScores;
@@ -151,8 +151,13 @@ pub trait RunOptions: Clone + std::fmt::Debug + PartialEq + Serialize + Deserial
 pub struct TrainOptions {
     /// Encoder architecture.
     pub arch: Arch,
-    /// Fine-grained (5 classes) or binary.
-    pub task: Task,
+    /// The classes: an SST task (fine-grained, 5 classes, or binary) for SST trees, or labelled
+    /// text's classes (see [`dataset::train_classes`]).
+    pub task: Classes,
+    /// The text and label fields of labelled-text data (unused for SST trees; left out of the
+    /// JSON when they are the defaults).
+    #[serde(flatten)]
+    pub fields: Fields,
     /// Embedding size.
     pub embedding_dim: usize,
     /// Hidden size per direction.
@@ -184,10 +189,11 @@ pub struct TrainOptions {
 impl TrainOptions {
     /// The shipped models' settings: the paper's (60-d, AdaGrad, learning rate 0.05, L2) with
     /// mini-batches of 32 and dropout 0.5, chosen on dev (see the README's search table).
-    pub fn recommended(arch: Arch, task: Task) -> Self {
+    pub fn recommended(arch: Arch, task: impl Into<Classes>) -> Self {
         TrainOptions {
             arch,
-            task,
+            task: task.into(),
+            fields: Fields::default(),
             embedding_dim: 60,
             hidden_dim: 60,
             epochs: 20,
@@ -519,7 +525,7 @@ impl Learner for ClassifierLearner {
     }
 
     fn evaluate(&self) -> Result<SplitScores> {
-        Ok(evaluate(&self.model, &self.vocab, &self.dev_trees, self.options.task)?.scores())
+        Ok(evaluate(&self.model, &self.vocab, &self.dev_trees, self.options.task.clone())?.scores())
     }
 
     fn improves(new: &SplitScores, best: &SplitScores) -> bool {
@@ -528,7 +534,7 @@ impl Learner for ClassifierLearner {
 
     fn selected(&self, epoch: usize, dev: &SplitScores) -> Result<ModelFiles> {
         let training = serde_json::to_value(&self.options).expect("options serialize");
-        let card = ModelCard::new(*self.model.config(), training, epoch, *dev);
+        let card = ModelCard::new(self.model.config().clone(), training, epoch, *dev);
         ModelFiles::new(&self.model.tensors()?, &self.vocab, card, checkpoint::CLASSIFIER_FORMAT, self.weights_dtype)
     }
 
@@ -541,11 +547,13 @@ impl Learner for ClassifierLearner {
     }
 }
 
-/// Train a classifier on the SST splits in `data_dir`, writing to `out_dir`.
+/// Train a classifier on the train and dev splits in `data_dir` (SST trees or labelled text, as
+/// [`dataset`] finds them; of the kind `options.task` says), writing to `out_dir`.
 ///
 /// Without `resume`, `out_dir` must not already hold a run. With it, the run continues from the
 /// last completed epoch in `out_dir/checkpoint` (the options must match, but for `epochs` and
-/// `patience`). A tree above `limits.tree_tokens` tokens stops the run before it starts.
+/// `patience`). A tree (or text) above `limits.tree_tokens` tokens stops the run before it
+/// starts.
 pub fn train(
     data_dir: &Path,
     out_dir: &Path,
@@ -556,12 +564,12 @@ pub fn train(
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainState> {
     let weights_dtype = options.validate()?;
-    let train_trees = sst::load_split_for(data_dir, Split::Train, options.task, limits.tree_tokens)?;
-    let dev_trees = sst::load_split_for(data_dir, Split::Dev, options.task, limits.tree_tokens)?;
+    let load = |split| dataset::load_split_for(data_dir, split, &options.task, &options.fields, limits.tree_tokens);
+    let (train_trees, dev_trees) = (load(Split::Train)?, load(Split::Dev)?);
 
     let (vocab, tensors, mut state, optimizer_state, selected) = if resume {
         let r: Resumed<TrainOptions, SplitScores> = resume_checkpoint(out_dir, &options)?;
-        checkpoint::check_tensors(&r.dir, &r.tensors, classifier_config(&options, r.vocab.len()))?;
+        checkpoint::check_tensors(&r.dir, &r.tensors, &classifier_config(&options, r.vocab.len()))?;
         (r.vocab, r.tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected))
     } else {
         ensure_fresh(out_dir)?;
@@ -588,7 +596,7 @@ pub fn train(
     if let Some((dir, opt)) = optimizer_state {
         optimizer.load_state(&opt).map_err(|m| Error::checkpoint(dir, m))?;
     }
-    let examples = batch::unique_phrases(&train_trees, &vocab, options.task);
+    let examples = batch::unique_phrases(&train_trees, &vocab, options.task.clone());
     let settings = LoopSettings {
         epochs: options.epochs,
         patience: options.patience,
@@ -604,7 +612,7 @@ pub fn train(
 fn classifier_config(options: &TrainOptions, vocab_size: usize) -> ClassifierConfig {
     ClassifierConfig {
         arch: options.arch,
-        task: options.task,
+        task: options.task.clone(),
         vocab_size,
         embedding_dim: options.embedding_dim,
         hidden_dim: options.hidden_dim,
