@@ -5,6 +5,7 @@ pub mod corpus;
 pub mod sentence;
 pub mod sst;
 pub mod text;
+pub mod vectors;
 pub mod vocab;
 
 pub use batch::{Batch, Example, PairBatch};

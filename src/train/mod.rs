@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, ModelCard, ModelFiles};
+use crate::data::vectors::{self, Coverage};
 use crate::data::{batch, sst, Batch, Split, Task, Vocab};
 use crate::error::{Error, Result};
 use crate::eval::evaluate;
@@ -179,6 +180,14 @@ pub struct TrainOptions {
     pub min_count: usize,
     /// Storage type of the selected model's weights: `f32` or `f16`.
     pub weights_dtype: String,
+    /// Pretrained word vectors, GloVe or word2vec text (`.gz` too): the vocabulary's words found
+    /// there start from their vectors (which must have `embedding_dim` values), the others start
+    /// random. See [`crate::data::vectors`] for the formats and the matching of case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<PathBuf>,
+    /// Keep the embedding table as initialised: the optimizer neither updates nor decays it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub freeze_embeddings: bool,
 }
 
 impl TrainOptions {
@@ -201,6 +210,8 @@ impl TrainOptions {
             lowercase: true,
             min_count: 1,
             weights_dtype: "f32".into(),
+            embeddings: None,
+            freeze_embeddings: false,
         }
     }
 
@@ -305,6 +316,9 @@ pub enum TrainEvent<'a, S = SplitScores> {
     },
     /// The epoch ended and dev was scored.
     EpochEnd(&'a EpochRecord<S>),
+    /// The embeddings start from pretrained vectors: what they cover (reported once, before the
+    /// first epoch; a resumed run reports what its start read).
+    Embeddings(&'a Coverage),
 }
 
 /// What a resumed run starts from: its state, its weights, its optimizer's state and its
@@ -497,6 +511,7 @@ struct ClassifierLearner {
     dev_trees: Vec<sst::Tree>,
     options: TrainOptions,
     weights_dtype: DType,
+    pretrained: Option<Coverage>,
 }
 
 impl Learner for ClassifierLearner {
@@ -528,7 +543,8 @@ impl Learner for ClassifierLearner {
 
     fn selected(&self, epoch: usize, dev: &SplitScores) -> Result<ModelFiles> {
         let training = serde_json::to_value(&self.options).expect("options serialize");
-        let card = ModelCard::new(*self.model.config(), training, epoch, *dev);
+        let mut card = ModelCard::new(*self.model.config(), training, epoch, *dev);
+        card.pretrained_embeddings = self.pretrained.clone();
         ModelFiles::new(&self.model.tensors()?, &self.vocab, card, checkpoint::CLASSIFIER_FORMAT, self.weights_dtype)
     }
 
@@ -559,10 +575,16 @@ pub fn train(
     let train_trees = sst::load_split_for(data_dir, Split::Train, options.task, limits.tree_tokens)?;
     let dev_trees = sst::load_split_for(data_dir, Split::Dev, options.task, limits.tree_tokens)?;
 
-    let (vocab, tensors, mut state, optimizer_state, selected) = if resume {
+    let (vocab, tensors, mut state, optimizer_state, selected, pretrained) = if resume {
         let r: Resumed<TrainOptions, SplitScores> = resume_checkpoint(out_dir, &options)?;
         checkpoint::check_tensors(&r.dir, &r.tensors, classifier_config(&options, r.vocab.len()))?;
-        (r.vocab, r.tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected))
+        // The vectors are not read again: the weights hold them, the selected model's card what
+        // they covered.
+        let pretrained = match &options.embeddings {
+            Some(_) => selected_coverage(&r.dir, &r.selected)?,
+            None => None,
+        };
+        (r.vocab, r.tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected), pretrained)
     } else {
         ensure_fresh(out_dir)?;
         let vocab = Vocab::build(
@@ -570,8 +592,20 @@ pub fn train(
             options.lowercase,
             options.min_count,
         )?;
-        let tensors =
+        let mut tensors =
             classifier_config(&options, vocab.len()).init_parameters(options.seed, options.init_scale, device)?;
+        let pretrained = match &options.embeddings {
+            Some(path) => {
+                let found = vectors::read(path, &vocab, options.embedding_dim)?;
+                let key = "embedding.weight";
+                let mut table = tensors[key].flatten_all()?.to_vec1::<f32>()?;
+                found.copy_into(&mut table);
+                tensors.insert(key.to_string(), Tensor::from_vec(table, tensors[key].shape(), device)?);
+                let train_ids = train_trees.iter().flat_map(|t| t.tokens.iter().map(|w| vocab.token_id(w)));
+                Some(found.coverage(path, train_ids))
+            }
+            None => None,
+        };
         let state = TrainState {
             options: options.clone(),
             epochs_done: 0,
@@ -579,8 +613,11 @@ pub fn train(
             history: Vec::new(),
             stopped_early: false,
         };
-        (vocab, tensors, state, None, None)
+        (vocab, tensors, state, None, None, pretrained)
     };
+    if let Some(coverage) = &pretrained {
+        on_event(TrainEvent::Embeddings(coverage));
+    }
     let config = classifier_config(&options, vocab.len());
     let (map, vars) = trainable_tensors(tensors, device)?;
     let model = Classifier::load(VarBuilder::from_tensors(map, DType::F32, device), config)?;
@@ -596,9 +633,21 @@ pub fn train(
         dropout: options.dropout,
         seed: options.seed,
     };
-    let mut learner = ClassifierLearner { model, vocab, examples, dev_trees, options, weights_dtype };
+    let mut learner = ClassifierLearner { model, vocab, examples, dev_trees, options, weights_dtype, pretrained };
     run_epochs(out_dir, &mut learner, &mut optimizer, &mut state, selected, settings, on_event)?;
     Ok(state)
+}
+
+/// What the pretrained vectors of a run covered, as its selected model's card records it.
+fn selected_coverage(dir: &Path, selected: &ModelFiles) -> Result<Option<Coverage>> {
+    #[derive(Deserialize)]
+    struct Card {
+        #[serde(default)]
+        pretrained_embeddings: Option<Coverage>,
+    }
+    let card: Card = serde_json::from_slice(&selected.config)
+        .map_err(|e| Error::checkpoint(dir, format!("the selected model's config cannot be read: {e}")))?;
+    Ok(card.pretrained_embeddings)
 }
 
 fn classifier_config(options: &TrainOptions, vocab_size: usize) -> ClassifierConfig {
@@ -622,7 +671,13 @@ pub fn fresh_learner(options: &TrainOptions, vocab_size: usize, device: &Device)
 }
 
 fn adagrad_config(options: &TrainOptions) -> AdaGradConfig {
-    AdaGradConfig { lr: options.lr, l2: options.l2, eps: 1e-8, initial_accumulator: 0.0 }
+    AdaGradConfig {
+        lr: options.lr,
+        l2: options.l2,
+        eps: 1e-8,
+        initial_accumulator: 0.0,
+        freeze_embedding: options.freeze_embeddings,
+    }
 }
 
 /// One forward, backward and update; returns the batch's mean loss.
