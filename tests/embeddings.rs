@@ -105,7 +105,8 @@ fn a_word_with_spaces_is_skipped_but_extra_numbers_are_an_error() {
 #[test]
 fn bad_lines_are_reported_by_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<(&str, &str, usize, Box<dyn Fn(&VectorsError) -> bool>)> = vec![
+    type Check = Box<dyn Fn(&VectorsError) -> bool>;
+    let cases: Vec<(&str, &str, usize, Check)> = vec![
         (
             "too-few.txt",
             "good 1 2 3\nbad 1 2 3\nplot 1 2\n",

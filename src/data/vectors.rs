@@ -188,6 +188,9 @@ impl<R: Read> Read for Hashing<'_, R> {
     }
 }
 
+/// A line's 1-based number and its fields.
+type NumberedFields<'b> = (usize, Vec<&'b [u8]>);
+
 /// The lines of a vector file, numbered from 1, without line ends or a leading byte-order mark.
 struct Lines<'a> {
     reader: Box<dyn BufRead + 'a>,
@@ -210,7 +213,7 @@ impl<'a> Lines<'a> {
     }
 
     /// The next line that holds a field, with its number and fields; `None` at the end.
-    fn next_fields(&mut self) -> Result<Option<(usize, Vec<&[u8]>)>, VectorsError> {
+    fn next_fields(&mut self) -> Result<Option<NumberedFields<'_>>, VectorsError> {
         let (start, end) = loop {
             self.buf.clear();
             let n = self

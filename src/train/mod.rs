@@ -164,7 +164,7 @@ pub struct TrainOptions {
     pub batch_size: usize,
     /// AdaGrad learning rate.
     pub lr: f64,
-    /// L2 penalty on weight matrices and embedding rows.
+    /// L2 penalty on weight matrices and embedding rows (not on a frozen embedding table).
     pub l2: f64,
     /// Dropout on embeddings and on the final representation.
     pub dropout: f32,
@@ -562,6 +562,11 @@ impl Learner for ClassifierLearner {
 /// Without `resume`, `out_dir` must not already hold a run. With it, the run continues from the
 /// last completed epoch in `out_dir/checkpoint` (the options must match, but for `epochs` and
 /// `patience`). A tree above `limits.tree_tokens` tokens stops the run before it starts.
+///
+/// With `options.embeddings`, the rows of the vocabulary's words found in that file start from
+/// its vectors ([`vectors::read`]); what they cover is reported as [`TrainEvent::Embeddings`]
+/// before the first epoch and kept in the model's card. A resumed run does not read the file
+/// again: its weights hold the vectors, and its checkpoint's card what they covered.
 pub fn train(
     data_dir: &Path,
     out_dir: &Path,
@@ -660,7 +665,8 @@ fn classifier_config(options: &TrainOptions, vocab_size: usize) -> ClassifierCon
     }
 }
 
-/// A freshly initialised trainable classifier and its optimizer, as `train` starts them.
+/// A freshly initialised trainable classifier and its optimizer, as `train` starts them (all
+/// rows random: pretrained vectors are read by [`train`], which knows the vocabulary).
 pub fn fresh_learner(options: &TrainOptions, vocab_size: usize, device: &Device) -> Result<(Classifier, AdaGrad)> {
     options.validate()?;
     let config = classifier_config(options, vocab_size);
