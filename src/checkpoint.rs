@@ -25,6 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::data::vectors::Coverage;
 use crate::data::vocab::{BOS_ID, BOS_TOKEN, EOS_ID, EOS_TOKEN};
 use crate::data::Vocab;
 use crate::error::{Error, Result};
@@ -59,6 +60,10 @@ pub struct ModelCard<C = ClassifierConfig, S = SplitScores> {
     pub epoch: usize,
     /// Scores on the dev split at that epoch (the model was selected on them).
     pub dev: S,
+    /// The pretrained word vectors the embeddings started from and what they covered (absent
+    /// when they started random, and in directories made before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained_embeddings: Option<Coverage>,
 }
 
 impl<C, S> ModelCard<C, S> {
@@ -74,6 +79,7 @@ impl<C, S> ModelCard<C, S> {
             training,
             epoch,
             dev,
+            pretrained_embeddings: None,
         }
     }
 }

@@ -12,6 +12,9 @@ pub enum Error {
     /// A labelled-text data file (tsv, csv, jsonl) could not be read or used.
     #[error(transparent)]
     Labelled(#[from] LabelledError),
+    /// A file of pretrained word vectors could not be read or parsed.
+    #[error(transparent)]
+    Vectors(#[from] VectorsError),
     /// A line of a sentence corpus cannot be used.
     #[error("{path}:{line}: {message}")]
     Corpus {
@@ -668,6 +671,116 @@ pub enum SstError {
         /// 1-based byte column of the first byte that is not valid UTF-8.
         column: usize,
     },
+}
+
+/// Errors reading a file of pretrained word vectors (GloVe or word2vec text format): each
+/// names the file and, where there is one, the line and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VectorsError {
+    /// The file could not be read or decompressed.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file holds no vector.
+    #[error(
+        "{}: no word vectors; expected one `word v1 v2 ... vd` a line (GloVe), after a `count dim` line for \
+         word2vec's text format",
+        path.display()
+    )]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A line has a word and no values.
+    #[error("{}:{line}: `{word}` has no values; expected `word v1 v2 ... vd`", path.display())]
+    NoValues {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The word.
+        word: String,
+    },
+    /// A line has another number of values than the file's vectors.
+    #[error("{}:{line}: the vector of `{word}` has {found} values, expected {expected} as {from}", path.display())]
+    ValueCount {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The line's word.
+        word: String,
+        /// Values on the line.
+        found: usize,
+        /// Values of the file's vectors.
+        expected: usize,
+        /// What set the file's dimension.
+        from: DimFrom,
+    },
+    /// A value is not a finite number.
+    #[error("{}:{line}: value {index} of `{word}` is `{found}`, not a finite number", path.display())]
+    NotANumber {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The line's word.
+        word: String,
+        /// 1-based position of the value after the word.
+        index: usize,
+        /// The value as written.
+        found: String,
+    },
+    /// The word2vec header is wrong (a dimension of 0, another count of vectors than the file
+    /// holds).
+    #[error("{}:{line}: {message}", path.display())]
+    Header {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the header.
+        line: usize,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The file's vectors do not have the model's embedding size.
+    #[error(
+        "{}:{line}: the vectors have {file_dim} values, but the model's embeddings have {model_dim}; give the \
+         model an embedding size of {file_dim}",
+        path.display()
+    )]
+    ModelDim {
+        /// The file.
+        path: PathBuf,
+        /// The line that sets the file's dimension (the header, or the first vector).
+        line: usize,
+        /// Values per vector in the file.
+        file_dim: usize,
+        /// The model's embedding size.
+        model_dim: usize,
+    },
+}
+
+/// What set the dimension of a vector file's vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DimFrom {
+    /// The word2vec header, on this 1-based line.
+    Header(usize),
+    /// The first vector, on this 1-based line.
+    FirstVector(usize),
+}
+
+impl std::fmt::Display for DimFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DimFrom::Header(line) => write!(f, "the word2vec header (line {line}) says"),
+            DimFrom::FirstVector(line) => write!(f, "the first vector (line {line}) has"),
+        }
+    }
 }
 
 /// Why a sentence cannot be explained.

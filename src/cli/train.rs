@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use salient::data::{dataset, Fields, Task};
+use salient::data::{dataset, vectors, Fields, Task};
 use salient::model::Arch;
 use salient::train::{self, EpochRecord, TrainEvent, TrainOptions};
 
@@ -65,9 +65,21 @@ pub struct Args {
     /// Stop after this many epochs without a better dev sentence accuracy.
     #[arg(long, default_value_t = 4)]
     patience: usize,
-    /// Embedding size.
-    #[arg(long, default_value_t = 60)]
-    embedding_dim: usize,
+    /// Embedding size [default: 60, or the dimension of the --embeddings file].
+    #[arg(long, value_name = "N")]
+    embedding_dim: Option<usize>,
+    /// Start the embeddings from pretrained word vectors: a GloVe text file (`word v1 ... vd` a
+    /// line) or a word2vec/fastText text file (a `count dim` line first), `.gz` too. A vocabulary
+    /// word takes the vector of the same word, else of the first word equal to it once both are
+    /// lower-cased; the others start random. The embedding size is the file's; the hidden size
+    /// stays --hidden-dim. What the vectors cover is printed and kept in config.json. --resume
+    /// reads only the file's first line (for its dimension), or nothing with --embedding-dim.
+    #[arg(long, value_name = "FILE")]
+    embeddings: Option<PathBuf>,
+    /// Keep the embeddings as they start (with --embeddings, the pretrained vectors): no
+    /// update and no L2 decay; the other weights train as usual.
+    #[arg(long)]
+    freeze_embeddings: bool,
     /// Hidden size (per direction).
     #[arg(long, default_value_t = 60)]
     hidden_dim: usize,
@@ -124,6 +136,19 @@ pub fn progress<S>(unit: &'static str, describe: impl Fn(&EpochRecord<S>) -> Str
             bar.set_message(message);
             bar.inc(1);
         }
+        TrainEvent::Embeddings(c) => eprintln!(
+            "pretrained vectors: {} of {} vocabulary words ({}, {} of them matched lower-cased), {} of the {} \
+             training tokens; {} vectors of {} values in {}",
+            c.found,
+            c.vocab_words,
+            percent(c.word_share()),
+            c.found_lowercase,
+            percent(c.token_share()),
+            c.train_tokens,
+            c.file_vectors,
+            c.dim,
+            super::escape_terminal(&c.file.display().to_string()),
+        ),
         TrainEvent::EpochEnd(r) => {
             bar.finish_and_clear();
             eprintln!(
@@ -140,8 +165,41 @@ pub fn progress<S>(unit: &'static str, describe: impl Fn(&EpochRecord<S>) -> Str
     }
 }
 
-fn options(args: &Args, task: salient::data::Classes) -> TrainOptions {
-    TrainOptions {
+/// The embedding size: --embedding-dim, the dimension of the --embeddings file (they must
+/// agree when both are given), or the default.
+fn embedding_dim(args: &Args, task: &salient::data::Classes) -> Result<usize> {
+    let Some(path) = &args.embeddings else {
+        return Ok(args.embedding_dim.unwrap_or(TrainOptions::recommended(args.arch, task.clone()).embedding_dim));
+    };
+    match (vectors::dimension(path), args.embedding_dim) {
+        (Ok((_, dim)), Some(given)) if given != dim => bail!(
+            "--embedding-dim {given} disagrees with --embeddings {}: its vectors have {dim} values; leave \
+             --embedding-dim out (the file sets it) or pass --embedding-dim {dim}",
+            path.display()
+        ),
+        (Ok((_, dim)), _) => Ok(dim),
+        // A resumed run does not read the vectors again: the embedding size is enough.
+        (Err(_), Some(given)) if args.resume => Ok(given),
+        (Err(e), _) if args.resume => Err(anyhow::Error::new(e).context(
+            "--resume reads the first line of --embeddings for the embedding size; pass --embedding-dim N \
+             (the run's embedding size) to resume without the file",
+        )),
+        (Err(e), _) => Err(e.into()),
+    }
+}
+
+/// A share as a percentage, with two decimals below 1% (so that a few words are not "0.0%").
+fn percent(share: f64) -> String {
+    let p = 100.0 * share;
+    if p < 1.0 {
+        format!("{p:.2}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+fn options(args: &Args, task: salient::data::Classes) -> Result<TrainOptions> {
+    Ok(TrainOptions {
         fields: args.fields.clone(),
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -150,12 +208,14 @@ fn options(args: &Args, task: salient::data::Classes) -> TrainOptions {
         dropout: args.dropout,
         seed: args.seed.seed,
         patience: args.patience,
-        embedding_dim: args.embedding_dim,
+        embedding_dim: embedding_dim(args, &task)?,
         hidden_dim: args.hidden_dim,
         lowercase: !args.keep_case,
         weights_dtype: args.weights_dtype.clone(),
+        embeddings: args.embeddings.clone(),
+        freeze_embeddings: args.freeze_embeddings,
         ..TrainOptions::recommended(args.arch, task)
-    }
+    })
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
@@ -167,7 +227,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if let salient::data::Classes::Text(names) = &task {
         eprintln!("classes (in order): {}", names.join(", "));
     }
-    let options = options(&args, task);
+    let options = options(&args, task)?;
     let what = format!("{} {}", args.arch, options.task);
     let mut progress = progress("phrases", |r: &EpochRecord| format!("dev {}", describe(&r.dev)));
     let state = train::train(&args.data, &out, options, args.resume, &global.limits(), &device, &mut progress)
@@ -207,10 +267,13 @@ mod tests {
     #[test]
     fn flag_defaults_are_the_recommended_options() {
         let w = Wrapper::try_parse_from(["train", "--arch", "bilstm", "--task", "binary"]).unwrap();
-        assert_eq!(options(&w.args, Task::Binary.into()), TrainOptions::recommended(Arch::BILSTM, Task::Binary));
+        assert_eq!(
+            options(&w.args, Task::Binary.into()).unwrap(),
+            TrainOptions::recommended(Arch::BILSTM, Task::Binary)
+        );
         let w = Wrapper::try_parse_from(["train", "--arch", "rnn", "--task", "fine", "--lr", "0.1", "--keep-case"])
             .unwrap();
-        let o = options(&w.args, Task::Fine.into());
+        let o = options(&w.args, Task::Fine.into()).unwrap();
         assert_eq!((o.lr, o.lowercase), (0.1, false));
     }
 

@@ -9,6 +9,7 @@ pub mod labelled;
 pub mod sentence;
 pub mod sst;
 pub mod text;
+pub mod vectors;
 pub mod vocab;
 
 pub use batch::{Batch, Example, PairBatch};

@@ -2,7 +2,8 @@
 //! only) for the embedding table.
 //!
 //! For each parameter `w` with gradient `g`: `g' = g + λ w` (λ on weight matrices and embedding
-//! rows, not on biases), `a ← a + g'²`, `w ← w − η g' / (√a + ε)`.
+//! rows, not on biases), `a ← a + g'²`, `w ← w − η g' / (√a + ε)`. A frozen embedding table
+//! ([`AdaGradConfig::freeze_embedding`]) is neither updated nor decayed.
 
 use std::collections::HashMap;
 
@@ -23,6 +24,8 @@ pub struct AdaGradConfig {
     pub eps: f64,
     /// Starting value of the accumulators.
     pub initial_accumulator: f64,
+    /// Leave the embedding table alone: no update, no L2 decay (its gradients are ignored).
+    pub freeze_embedding: bool,
 }
 
 /// A dense parameter and its squared-gradient accumulator.
@@ -102,7 +105,9 @@ impl Optimizer for AdaGrad {
             let update = (g / (slot.accumulator.sqrt()? + eps)?)?;
             slot.var.set(&(&w - (update * lr)?)?)?;
         }
-        self.sparse_step(embedding, ids, embedding_grad);
+        if !self.config.freeze_embedding {
+            self.sparse_step(embedding, ids, embedding_grad);
+        }
         Ok(())
     }
 
@@ -155,7 +160,7 @@ mod tests {
     fn dense_and_sparse_updates_follow_the_formula() {
         let dev = Device::Cpu;
         let w = Var::from_slice(&[1.0f32, -2.0], 2, &dev).unwrap();
-        let cfg = AdaGradConfig { lr: 0.5, l2: 0.1, eps: 1e-8, initial_accumulator: 0.0 };
+        let cfg = AdaGradConfig { lr: 0.5, l2: 0.1, eps: 1e-8, initial_accumulator: 0.0, freeze_embedding: false };
         let mut emb = Embedding::from_tensor(&Tensor::new(&[[1.0f32, 1.0], [2.0, -1.0]], &dev).unwrap()).unwrap();
         let mut opt = AdaGrad::new(cfg, vec![("w.weight".into(), w.clone())], 4).unwrap();
         // loss = sum(w * [3, 4]) -> grad [3, 4].

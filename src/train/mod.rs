@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, ModelCard, ModelFiles};
+use crate::data::vectors::{self, Coverage};
 use crate::data::{batch, dataset, sst, Batch, Classes, Fields, Split, Vocab};
 use crate::error::{Error, Result};
 use crate::eval::evaluate;
@@ -168,7 +169,7 @@ pub struct TrainOptions {
     pub batch_size: usize,
     /// AdaGrad learning rate.
     pub lr: f64,
-    /// L2 penalty on weight matrices and embedding rows.
+    /// L2 penalty on weight matrices and embedding rows (not on a frozen embedding table).
     pub l2: f64,
     /// Dropout on embeddings and on the final representation.
     pub dropout: f32,
@@ -184,6 +185,14 @@ pub struct TrainOptions {
     pub min_count: usize,
     /// Storage type of the selected model's weights: `f32` or `f16`.
     pub weights_dtype: String,
+    /// Pretrained word vectors, GloVe or word2vec text (`.gz` too): the vocabulary's words found
+    /// there start from their vectors (which must have `embedding_dim` values), the others start
+    /// random. See [`crate::data::vectors`] for the formats and the matching of case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<PathBuf>,
+    /// Keep the embedding table as initialised: the optimizer neither updates nor decays it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub freeze_embeddings: bool,
 }
 
 impl TrainOptions {
@@ -207,6 +216,8 @@ impl TrainOptions {
             lowercase: true,
             min_count: 1,
             weights_dtype: "f32".into(),
+            embeddings: None,
+            freeze_embeddings: false,
         }
     }
 
@@ -311,6 +322,9 @@ pub enum TrainEvent<'a, S = SplitScores> {
     },
     /// The epoch ended and dev was scored.
     EpochEnd(&'a EpochRecord<S>),
+    /// The embeddings start from pretrained vectors: what they cover (reported once, before the
+    /// first epoch; a resumed run reports what its start read).
+    Embeddings(&'a Coverage),
 }
 
 /// What a resumed run starts from: its state, its weights, its optimizer's state and its
@@ -503,6 +517,7 @@ struct ClassifierLearner {
     dev_trees: Vec<sst::Tree>,
     options: TrainOptions,
     weights_dtype: DType,
+    pretrained: Option<Coverage>,
 }
 
 impl Learner for ClassifierLearner {
@@ -534,7 +549,8 @@ impl Learner for ClassifierLearner {
 
     fn selected(&self, epoch: usize, dev: &SplitScores) -> Result<ModelFiles> {
         let training = serde_json::to_value(&self.options).expect("options serialize");
-        let card = ModelCard::new(self.model.config().clone(), training, epoch, *dev);
+        let mut card = ModelCard::new(self.model.config().clone(), training, epoch, *dev);
+        card.pretrained_embeddings = self.pretrained.clone();
         ModelFiles::new(&self.model.tensors()?, &self.vocab, card, checkpoint::CLASSIFIER_FORMAT, self.weights_dtype)
     }
 
@@ -554,6 +570,11 @@ impl Learner for ClassifierLearner {
 /// last completed epoch in `out_dir/checkpoint` (the options must match, but for `epochs` and
 /// `patience`). A tree (or text) above `limits.tree_tokens` tokens stops the run before it
 /// starts.
+///
+/// With `options.embeddings`, the rows of the vocabulary's words found in that file start from
+/// its vectors ([`vectors::read`]); what they cover is reported as [`TrainEvent::Embeddings`]
+/// before the first epoch and kept in the model's card. A resumed run does not read the file
+/// again: its weights hold the vectors, and its checkpoint's card what they covered.
 pub fn train(
     data_dir: &Path,
     out_dir: &Path,
@@ -567,10 +588,16 @@ pub fn train(
     let load = |split| dataset::load_split_for(data_dir, split, &options.task, &options.fields, limits.tree_tokens);
     let (train_trees, dev_trees) = (load(Split::Train)?, load(Split::Dev)?);
 
-    let (vocab, tensors, mut state, optimizer_state, selected) = if resume {
+    let (vocab, tensors, mut state, optimizer_state, selected, pretrained) = if resume {
         let r: Resumed<TrainOptions, SplitScores> = resume_checkpoint(out_dir, &options)?;
         checkpoint::check_tensors(&r.dir, &r.tensors, &classifier_config(&options, r.vocab.len()))?;
-        (r.vocab, r.tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected))
+        // The vectors are not read again: the weights hold them, the selected model's card what
+        // they covered.
+        let pretrained = match &options.embeddings {
+            Some(_) => selected_coverage(&r.dir, &r.selected)?,
+            None => None,
+        };
+        (r.vocab, r.tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected), pretrained)
     } else {
         ensure_fresh(out_dir)?;
         let vocab = Vocab::build(
@@ -578,8 +605,20 @@ pub fn train(
             options.lowercase,
             options.min_count,
         )?;
-        let tensors =
+        let mut tensors =
             classifier_config(&options, vocab.len()).init_parameters(options.seed, options.init_scale, device)?;
+        let pretrained = match &options.embeddings {
+            Some(path) => {
+                let found = vectors::read(path, &vocab, options.embedding_dim)?;
+                let key = "embedding.weight";
+                let mut table = tensors[key].flatten_all()?.to_vec1::<f32>()?;
+                found.copy_into(&mut table);
+                tensors.insert(key.to_string(), Tensor::from_vec(table, tensors[key].shape(), device)?);
+                let train_ids = train_trees.iter().flat_map(|t| t.tokens.iter().map(|w| vocab.token_id(w)));
+                Some(found.coverage(path, train_ids))
+            }
+            None => None,
+        };
         let state = TrainState {
             options: options.clone(),
             epochs_done: 0,
@@ -587,8 +626,11 @@ pub fn train(
             history: Vec::new(),
             stopped_early: false,
         };
-        (vocab, tensors, state, None, None)
+        (vocab, tensors, state, None, None, pretrained)
     };
+    if let Some(coverage) = &pretrained {
+        on_event(TrainEvent::Embeddings(coverage));
+    }
     let config = classifier_config(&options, vocab.len());
     let (map, vars) = trainable_tensors(tensors, device)?;
     let model = Classifier::load(VarBuilder::from_tensors(map, DType::F32, device), config)?;
@@ -604,9 +646,21 @@ pub fn train(
         dropout: options.dropout,
         seed: options.seed,
     };
-    let mut learner = ClassifierLearner { model, vocab, examples, dev_trees, options, weights_dtype };
+    let mut learner = ClassifierLearner { model, vocab, examples, dev_trees, options, weights_dtype, pretrained };
     run_epochs(out_dir, &mut learner, &mut optimizer, &mut state, selected, settings, on_event)?;
     Ok(state)
+}
+
+/// What the pretrained vectors of a run covered, as its selected model's card records it.
+fn selected_coverage(dir: &Path, selected: &ModelFiles) -> Result<Option<Coverage>> {
+    #[derive(Deserialize)]
+    struct Card {
+        #[serde(default)]
+        pretrained_embeddings: Option<Coverage>,
+    }
+    let card: Card = serde_json::from_slice(&selected.config)
+        .map_err(|e| Error::checkpoint(dir, format!("the selected model's config cannot be read: {e}")))?;
+    Ok(card.pretrained_embeddings)
 }
 
 fn classifier_config(options: &TrainOptions, vocab_size: usize) -> ClassifierConfig {
@@ -619,7 +673,8 @@ fn classifier_config(options: &TrainOptions, vocab_size: usize) -> ClassifierCon
     }
 }
 
-/// A freshly initialised trainable classifier and its optimizer, as `train` starts them.
+/// A freshly initialised trainable classifier and its optimizer, as `train` starts them (all
+/// rows random: pretrained vectors are read by [`train`], which knows the vocabulary).
 pub fn fresh_learner(options: &TrainOptions, vocab_size: usize, device: &Device) -> Result<(Classifier, AdaGrad)> {
     options.validate()?;
     let config = classifier_config(options, vocab_size);
@@ -630,7 +685,13 @@ pub fn fresh_learner(options: &TrainOptions, vocab_size: usize, device: &Device)
 }
 
 fn adagrad_config(options: &TrainOptions) -> AdaGradConfig {
-    AdaGradConfig { lr: options.lr, l2: options.l2, eps: 1e-8, initial_accumulator: 0.0 }
+    AdaGradConfig {
+        lr: options.lr,
+        l2: options.l2,
+        eps: 1e-8,
+        initial_accumulator: 0.0,
+        freeze_embedding: options.freeze_embeddings,
+    }
 }
 
 /// One forward, backward and update; returns the batch's mean loss.
