@@ -41,6 +41,7 @@ pub mod explain;
 pub mod export;
 pub mod figures;
 pub mod limits;
+pub mod locate;
 pub mod model;
 pub mod project;
 pub mod render;

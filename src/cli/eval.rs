@@ -7,7 +7,7 @@ use salient::checkpoint::load_classifier;
 use salient::data::{sst, Split};
 use salient::eval::evaluate;
 
-use salient::figures::{ModelArg, DEFAULT_CLASSIFIER, DEFAULT_SST};
+use salient::figures::{data_dir, ModelArg, DEFAULT_CLASSIFIER, DEFAULT_SST};
 
 use super::{GlobalArgs, JsonArg};
 
@@ -18,8 +18,10 @@ pub struct Args {
     /// The model.
     #[command(flatten)]
     model: ModelArg,
-    /// Directory with SST trees.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
+    /// Directory with SST trees, or a data set's name: a path that exists wins; a name is looked up in
+    /// $SALIENT_DATA, then the data/ of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/data (~/.local/share/salient/data).
+    #[arg(long, value_name = "DIR|NAME", default_value = DEFAULT_SST)]
     data: PathBuf,
     /// Which split to score.
     #[arg(long, value_enum, default_value_t = Split::Test)]
@@ -31,9 +33,10 @@ pub struct Args {
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let device = global.device.open()?;
-    let model = args.model.dir_or(DEFAULT_CLASSIFIER);
+    let model = args.model.resolve(DEFAULT_CLASSIFIER)?;
     let loaded = load_classifier(&model, &device)?;
-    let trees = sst::load_split_for(&args.data, args.split, loaded.card.model.task, global.limits().tree_tokens)?;
+    let trees =
+        sst::load_split_for(&data_dir(&args.data)?, args.split, loaded.card.model.task, global.limits().tree_tokens)?;
     let config = loaded.card.model;
     let result = evaluate(&loaded.model, &loaded.vocab, &trees, config.task)
         .with_context(|| format!("evaluating {}", model.display()))?;

@@ -5,6 +5,7 @@ mod eval;
 mod export;
 mod faithfulness;
 mod figure;
+mod models;
 mod train;
 
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ enum Command {
     Export(export::Args),
     /// The interactive report of a spec: every figure on one self-contained HTML page.
     Report(export::ReportArgs),
+    /// List the models that --model NAME can name: name, arch, task, dev score, directory.
+    Models(models::Args),
 }
 
 /// Options every command takes.
@@ -324,7 +327,16 @@ fn library_hint(error: &salient::Error) -> Option<String> {
             "pass the options the run was started with (only --epochs and --patience may change)".into()
         }
         Error::NoModel { .. } => {
-            "pass --model DIR with a directory made by `salient train`, or a shipped model under data/models".into()
+            "pass --model DIR with a directory made by `salient train`, or --model NAME with a name `salient models` \
+             lists"
+                .into()
+        }
+        Error::UnknownName { what: "model", variable, .. } => format!(
+            "pass --model DIR with a model directory, or set ${variable} to a directory holding model directories \
+             (`salient models` lists the names found)"
+        ),
+        Error::UnknownName { variable, .. } => {
+            format!("pass --data DIR with the data, or set ${variable} to a directory holding data sets")
         }
         _ => return None,
     })
@@ -351,6 +363,7 @@ pub fn run() -> Result<()> {
         Command::Tsne(args) => figure::run(args, &global),
         Command::Export(args) => export::run(args, &global),
         Command::Report(args) => export::report(args, &global),
+        Command::Models(args) => models::run(args, &global),
     }
 }
 
@@ -437,6 +450,11 @@ mod tests {
     fn export_parses() {
         let cli = parse(&["export", "--spec", "s.toml", "--out", "o", "--force", "--format", "csv"]);
         assert!(matches!(cli.command, Command::Export(_)));
+    }
+
+    #[test]
+    fn models_parses() {
+        assert!(matches!(parse(&["models", "--json"]).command, Command::Models(_)));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use salient::data::Task;
 use salient::model::Arch;
 use salient::train::{self, EpochRecord, TrainEvent, TrainOptions};
 
-use salient::figures::SeedArg;
+use salient::figures::{data_dir, SeedArg, DEFAULT_SST};
 
 use super::GlobalArgs;
 
@@ -25,8 +25,10 @@ pub struct Args {
     /// Fine-grained (5 classes) or binary (neutral phrases dropped).
     #[arg(long, value_enum)]
     task: Task,
-    /// Directory with SST train/dev/test trees (`train.txt.gz` or `train.txt`, ...).
-    #[arg(long, default_value = "data/sst")]
+    /// Directory with SST train/dev/test trees (`train.txt.gz` or `train.txt`, ...), or a data set's name: a path that exists wins; a name is looked up in
+    /// $SALIENT_DATA, then the data/ of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/data (~/.local/share/salient/data).
+    #[arg(long, value_name = "DIR|NAME", default_value = DEFAULT_SST)]
     data: PathBuf,
     /// Output directory (default: runs/<arch>-<task>).
     #[arg(long)]
@@ -151,8 +153,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let mut progress = progress("phrases", |r: &EpochRecord| {
         format!("dev sentence {:.4}  phrase {:.4}", r.dev.sentence_accuracy, r.dev.phrase_accuracy)
     });
-    let state = train::train(&args.data, &out, options, args.resume, &global.limits(), &device, &mut progress)
-        .with_context(|| format!("training {} {} into {}", args.arch, args.task, out.display()))?;
+    let state =
+        train::train(&data_dir(&args.data)?, &out, options, args.resume, &global.limits(), &device, &mut progress)
+            .with_context(|| format!("training {} {} into {}", args.arch, args.task, out.display()))?;
     match state.best {
         Some((epoch, dev)) => eprintln!(
             "selected epoch {epoch} (dev sentence accuracy {:.4}, phrase {:.4}){}; model in {}",

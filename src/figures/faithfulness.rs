@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::notebook::Redraw;
 use super::report::Section;
 use super::{
-    clap_defaults, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime, SeedArg,
-    StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
+    clap_defaults, data_dir, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime,
+    SeedArg, StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::{sst, Sentence, Split};
@@ -43,8 +43,10 @@ pub struct FaithfulnessOptions {
         value_parser = clap::builder::PossibleValuesParser::new(method_names())
     )]
     pub methods: Vec<String>,
-    /// Directory with SST trees.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
+    /// Directory with SST trees, or a data set's name: a path that exists wins; a name is looked up in
+    /// $SALIENT_DATA, then the data/ of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/data (~/.local/share/salient/data).
+    #[arg(long, value_name = "DIR|NAME", default_value = DEFAULT_SST)]
     pub data: PathBuf,
     /// Which split's sentences (binary models skip neutral ones).
     #[arg(long, value_enum, default_value_t = Split::Test)]
@@ -83,7 +85,7 @@ impl FaithfulnessOptions {
     /// Score the methods.
     pub fn report(&self, runtime: &Runtime, progress: &mut dyn Progress) -> Result<FaithfulnessReport> {
         let params = self.method_args.params(self.seed.seed, &runtime.limits)?;
-        let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
+        let loaded = load_classifier(&self.model.resolve(DEFAULT_CLASSIFIER)?, &runtime.device)?;
         let methods: Vec<Box<dyn Method>> = self
             .methods
             .iter()
@@ -91,7 +93,7 @@ impl FaithfulnessOptions {
             .map(|m| build_method(m, &params))
             .collect::<Result<_>>()?;
         let task = loaded.card.model.task;
-        let trees = sst::load_split_for(&self.data, self.split, task, runtime.limits.tree_tokens)?;
+        let trees = sst::load_split_for(&data_dir(&self.data)?, self.split, task, runtime.limits.tree_tokens)?;
         let mut sentences: Vec<Sentence> = trees
             .iter()
             .enumerate()

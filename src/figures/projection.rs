@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::notebook::Redraw;
 use super::{
-    clap_defaults, report, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, StyleArgs,
-    Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
+    clap_defaults, data_dir, report, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg,
+    StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::{Split, DEFAULT_MAX_TOKENS};
@@ -56,8 +56,10 @@ pub struct ProjectionOptions {
     /// The SST split to sample from.
     #[arg(long, value_enum, default_value_t = Split::Dev)]
     pub split: Split,
-    /// Directory with SST trees (for --sample).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
+    /// Directory with SST trees (for --sample), or a data set's name: a path that exists wins; a name is looked up in
+    /// $SALIENT_DATA, then the data/ of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/data (~/.local/share/salient/data).
+    #[arg(long, value_name = "DIR|NAME", default_value = DEFAULT_SST)]
     pub data: PathBuf,
     /// A shipped phrase list.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(preset_names()))]
@@ -113,7 +115,7 @@ impl ProjectionOptions {
         match (&self.phrases, self.sample, &self.preset) {
             (Some(path), None, None) => Ok(PhraseSource::Phrases(path.clone())),
             (None, Some(n), None) => {
-                Ok(PhraseSource::Sample { n, split: self.split, data: self.data.clone(), seed: self.seed.seed })
+                Ok(PhraseSource::Sample { n, split: self.split, data: data_dir(&self.data)?, seed: self.seed.seed })
             }
             (None, None, Some(name)) => Ok(PhraseSource::Preset(name.clone())),
             _ => Err(Error::PhraseSource),
@@ -164,7 +166,7 @@ impl Figure for ProjectionOptions {
         }
         let plan = Plan { panels: vec!["tsne".into()], tables: vec!["tsne.csv"], document: "tsne.json" };
         let mut writer = Writer::new(out, formats, plan)?.with_style(&self.style)?;
-        let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
+        let loaded = load_classifier(&self.model.resolve(DEFAULT_CLASSIFIER)?, &runtime.device)?;
         let (set, mut highlight) =
             source.load(&loaded.vocab, loaded.card.model.task, self.max_tokens, runtime.limits.tree_tokens)?;
         highlight.extend(self.highlight.iter().cloned());
