@@ -271,8 +271,8 @@ fn read<T: Figure>(mut table: toml::Table, defaults: &toml::Table, base: &Path, 
         if let Some(toml::Value::String(path)) = table.get(*key) {
             let joined = base.join(path);
             // `model` and `data` may also be names (`model = "lstm-fine"`): one that is not a
-            // path from the spec's directory is looked up as `--model NAME` is, and left as
-            // it is when not found, for the figure to report with the names there are.
+            // path from the spec's directory is looked up as `--model NAME` is; one found
+            // nowhere stays a path from the spec's directory, for the figure to report.
             let search = match *key {
                 "model" => Some(crate::locate::SearchPath::models()),
                 "data" => Some(crate::locate::SearchPath::data()),
@@ -280,7 +280,7 @@ fn read<T: Figure>(mut table: toml::Table, defaults: &toml::Table, base: &Path, 
             };
             let value = match search {
                 Some(search) if !joined.exists() && Path::new(path).components().count() == 1 => {
-                    search.resolve(Path::new(path)).map_or_else(|_| path.clone(), |d| d.display().to_string())
+                    search.resolve(Path::new(path)).unwrap_or(joined).display().to_string()
                 }
                 _ => joined.display().to_string(),
             };
