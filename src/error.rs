@@ -238,6 +238,24 @@ pub enum Error {
         /// The options the run was started with, as JSON.
         started: String,
     },
+    /// A model or data set named by a name that none of the directories searched holds.
+    #[error(
+        "no {what} `{name}`: it is not a path that exists, and no directory of that name is in {}; {what}s there: {}",
+        searched.join(", "),
+        if available.is_empty() { "none".to_string() } else { available.join(", ") }
+    )]
+    UnknownName {
+        /// `model` or `data set`.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The environment variable that adds a directory to search.
+        variable: &'static str,
+        /// The directories searched, in order, each with where it comes from.
+        searched: Vec<String>,
+        /// The names those directories hold.
+        available: Vec<String>,
+    },
     /// A directory that is not a model directory.
     #[error("{} is not a directory; a model directory is made by salient's training", dir.display())]
     NoModel {

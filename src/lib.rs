@@ -44,6 +44,7 @@ pub mod export;
 pub mod figures;
 pub mod import;
 pub mod limits;
+pub mod locate;
 pub mod model;
 pub mod project;
 pub mod render;

@@ -8,7 +8,7 @@ use salient::data::corpus::{self, CorpusSplit};
 use salient::data::PairBatch;
 use salient::eval::{evaluate_reconstruction, ReconstructionScores};
 use salient::figures::autoencoder::AutoencoderSaliencyOptions;
-use salient::figures::{InputArgs, ModelArg, SeedArg, DEFAULT_AUTOENCODER};
+use salient::figures::{data_dir, InputArgs, ModelArg, SeedArg, DEFAULT_AUTOENCODER};
 use salient::train::autoencoder::{train_autoencoder, AutoencoderOptions};
 use salient::train::EpochRecord;
 
@@ -40,8 +40,10 @@ enum Command {
 /// config.json + tokenizer.json, and --out/checkpoint holds the last epoch for --resume.
 #[derive(Debug, clap::Args)]
 struct TrainArgs {
-    /// Directory with train/dev/test sentence files.
-    #[arg(long, default_value = "data/autoencoder")]
+    /// Directory with train/dev/test sentence files, or a data set's name: a path that exists wins; a name is looked up in
+    /// $SALIENT_DATA, then the data/ of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/data (~/.local/share/salient/data).
+    #[arg(long, value_name = "DIR|NAME", default_value = "autoencoder")]
     data: PathBuf,
     /// Output directory.
     #[arg(long, default_value = "runs/autoencoder")]
@@ -120,8 +122,10 @@ struct EvalArgs {
     /// The model.
     #[command(flatten)]
     model: ModelArg,
-    /// Directory with train/dev/test sentence files.
-    #[arg(long, default_value = "data/autoencoder")]
+    /// Directory with train/dev/test sentence files, or a data set's name: a path that exists wins; a name is looked up in
+    /// $SALIENT_DATA, then the data/ of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/data (~/.local/share/salient/data).
+    #[arg(long, value_name = "DIR|NAME", default_value = "autoencoder")]
     data: PathBuf,
     /// Which split to score.
     #[arg(long, default_value = "test", value_parser = ["train", "dev", "test"])]
@@ -167,8 +171,9 @@ fn train(args: TrainArgs, global: &GlobalArgs) -> Result<()> {
     let device = global.device.open()?;
     let mut progress =
         progress("sentences", |r: &EpochRecord<ReconstructionScores>| format!("dev {}", describe(&r.dev)));
-    let state = train_autoencoder(&args.data, &args.out, args.options(), args.resume, &device, &mut progress)
-        .with_context(|| format!("training an autoencoder into {}", args.out.display()))?;
+    let state =
+        train_autoencoder(&data_dir(&args.data)?, &args.out, args.options(), args.resume, &device, &mut progress)
+            .with_context(|| format!("training an autoencoder into {}", args.out.display()))?;
     match &state.best {
         Some((epoch, dev)) => eprintln!(
             "selected epoch {epoch} (dev {}){}; model in {}",
@@ -183,10 +188,10 @@ fn train(args: TrainArgs, global: &GlobalArgs) -> Result<()> {
 
 fn eval(args: EvalArgs, global: &GlobalArgs) -> Result<()> {
     let device = global.device.open()?;
-    let model = args.model.dir_or(DEFAULT_AUTOENCODER);
+    let model = args.model.resolve(DEFAULT_AUTOENCODER)?;
     let loaded = load_autoencoder(&model, &device, candle_core::DType::F32)?;
     let split: CorpusSplit = args.split.parse().map_err(anyhow::Error::msg)?;
-    let text = corpus::load_split(&args.data, split)?;
+    let text = corpus::load_split(&data_dir(&args.data)?, split)?;
     let encoded = corpus::encode(&text, &loaded.vocab, loaded.model.config().max_len)?;
     let scores = evaluate_reconstruction(&loaded.model, &encoded.sentences, encoded.too_long, 128)?;
     if args.json.json {
@@ -210,7 +215,7 @@ fn eval(args: EvalArgs, global: &GlobalArgs) -> Result<()> {
 fn reconstruct(args: ReconstructArgs, global: &GlobalArgs) -> Result<()> {
     global.limits().check(salient::limits::Limited::Beam, args.beam)?;
     let device = global.device.open()?;
-    let loaded = load_autoencoder(&args.model.dir_or(DEFAULT_AUTOENCODER), &device, candle_core::DType::F32)?;
+    let loaded = load_autoencoder(&args.model.resolve(DEFAULT_AUTOENCODER)?, &device, candle_core::DType::F32)?;
     let max_len = loaded.model.config().max_len;
     let input = args.input.sentences(&loaded.vocab, max_len)?;
     for note in &input.notes {

@@ -7,7 +7,7 @@ use salient::checkpoint::load_classifier;
 use salient::data::{dataset, Fields, Split};
 use salient::eval::evaluate;
 
-use salient::figures::{ModelArg, DEFAULT_CLASSIFIER, DEFAULT_SST};
+use salient::figures::{data_dir, ModelArg, DEFAULT_CLASSIFIER, DEFAULT_SST};
 
 use super::{GlobalArgs, JsonArg};
 
@@ -19,9 +19,12 @@ pub struct Args {
     /// The model.
     #[command(flatten)]
     model: ModelArg,
-    /// Data directory: SST trees (train/dev/test .txt.gz or .txt) or labelled text (.tsv, .csv
-    /// or .jsonl, optionally .gz) of the kind the model was trained on.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
+    /// Data directory, or a data set's name: SST trees (train/dev/test .txt.gz or .txt) or
+    /// labelled text (.tsv, .csv or .jsonl, optionally .gz) of the kind the model was trained on.
+    /// A path that exists wins; a name is looked up in
+    /// $SALIENT_DATA, then the data/ of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/data (~/.local/share/salient/data).
+    #[arg(long, value_name = "DIR|NAME", default_value = DEFAULT_SST)]
     data: PathBuf,
     /// The fields of labelled text.
     #[command(flatten)]
@@ -36,11 +39,16 @@ pub struct Args {
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let device = global.device.open()?;
-    let model = args.model.dir_or(DEFAULT_CLASSIFIER);
+    let model = args.model.resolve(DEFAULT_CLASSIFIER)?;
     let loaded = load_classifier(&model, &device)?;
     let config = &loaded.card.model;
-    let trees =
-        dataset::load_split_for(&args.data, args.split, &config.task, &args.fields, global.limits().tree_tokens)?;
+    let trees = dataset::load_split_for(
+        &data_dir(&args.data)?,
+        args.split,
+        &config.task,
+        &args.fields,
+        global.limits().tree_tokens,
+    )?;
     let result = evaluate(&loaded.model, &loaded.vocab, &trees, config.task.clone())
         .with_context(|| format!("evaluating {}", model.display()))?;
     if args.json.json {

@@ -7,7 +7,7 @@ use candle_core::DType;
 use salient::checkpoint::{CONFIG_FILE, WEIGHTS_FILE};
 use salient::data::{dataset, Fields, Split};
 use salient::eval::{evaluate, SplitScores};
-use salient::figures::DEFAULT_SST;
+use salient::figures::{data_dir, DEFAULT_SST};
 use salient::import::import_classifier;
 use salient::model::Arch;
 
@@ -32,8 +32,9 @@ pub struct Args {
     /// Replace the model files in --out.
     #[arg(long)]
     force: bool,
-    /// Directory with SST trees: the dev split is scored.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
+    /// Directory with SST trees, or a data set's name (found as for `salient eval --data`): the dev
+    /// split is scored.
+    #[arg(long, value_name = "DIR|NAME", default_value = DEFAULT_SST)]
     data: PathBuf,
     /// Storage type of the weights.
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
@@ -54,8 +55,13 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let imported = import_classifier(&args.from_pytorch, &args.tokenizer, args.arch, &device)
         .with_context(|| format!("importing {}", args.from_pytorch.display()))?;
     let config = imported.config.clone();
-    let trees =
-        dataset::load_split_for(&args.data, Split::Dev, &config.task, &Fields::default(), global.limits().tree_tokens)?;
+    let trees = dataset::load_split_for(
+        &data_dir(&args.data)?,
+        Split::Dev,
+        &config.task,
+        &Fields::default(),
+        global.limits().tree_tokens,
+    )?;
     let scores = evaluate(&imported.model, &imported.vocab, &trees, config.task.clone())
         .with_context(|| format!("scoring {} on the dev split", args.from_pytorch.display()))?;
     let dev = SplitScores { sentence_accuracy: scores.sentence_accuracy, phrase_accuracy: scores.phrase_accuracy };

@@ -7,6 +7,7 @@ mod faithfulness;
 mod figure;
 mod import;
 mod merge;
+mod models;
 mod train;
 
 use std::path::PathBuf;
@@ -66,6 +67,8 @@ enum Command {
     Import(import::Args),
     /// Join the directories of a run's shards (--shard I/N) into what one run writes.
     Merge(merge::Args),
+    /// List the models that --model NAME can name: name, arch, task, dev score, directory.
+    Models(models::Args),
 }
 
 /// Options every command takes.
@@ -383,7 +386,16 @@ fn library_hint(error: &salient::Error) -> Option<String> {
         },
         Error::Shard(e) => return shard_hint(e),
         Error::NoModel { .. } => {
-            "pass --model DIR with a directory made by `salient train`, or a shipped model under data/models".into()
+            "pass --model DIR with a directory made by `salient train`, or --model NAME with a name `salient models` \
+             lists"
+                .into()
+        }
+        Error::UnknownName { what: "model", variable, .. } => format!(
+            "pass --model DIR with a model directory, or set ${variable} to a directory holding model directories \
+             (`salient models` lists the names found)"
+        ),
+        Error::UnknownName { variable, .. } => {
+            format!("pass --data DIR with the data, or set ${variable} to a directory holding data sets")
         }
         _ => return None,
     })
@@ -427,6 +439,7 @@ pub fn run() -> Result<()> {
         Command::Report(args) => export::report(args, &global),
         Command::Import(args) => import::run(args, &global),
         Command::Merge(args) => merge::run(args, &global),
+        Command::Models(args) => models::run(args, &global),
     }
 }
 
@@ -550,6 +563,11 @@ mod tests {
         for bad in [&["saliency", "--shard", "0/2"][..], &["saliency", "--input", "f", "--shard", "2/2"]] {
             assert!(Cli::try_parse_from(std::iter::once("salient").chain(bad.iter().copied())).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn models_parses() {
+        assert!(matches!(parse(&["models", "--json"]).command, Command::Models(_)));
     }
 
     #[test]

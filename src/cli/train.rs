@@ -8,7 +8,7 @@ use salient::data::{dataset, vectors, Fields, Task};
 use salient::model::Arch;
 use salient::train::{self, EpochRecord, TrainEvent, TrainOptions};
 
-use salient::figures::SeedArg;
+use salient::figures::{data_dir, SeedArg, DEFAULT_SST};
 
 use super::GlobalArgs;
 
@@ -31,8 +31,11 @@ pub struct Args {
     /// For SST trees: fine-grained (5 classes) or binary (neutral phrases dropped).
     #[arg(long, value_enum)]
     task: Option<Task>,
-    /// Data directory: SST trees or labelled text (see above).
-    #[arg(long, default_value = "data/sst")]
+    /// Data directory, or a data set's name: SST trees or labelled text (see above).
+    /// A path that exists wins; a name is looked up in
+    /// $SALIENT_DATA, then the data/ of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/data (~/.local/share/salient/data).
+    #[arg(long, value_name = "DIR|NAME", default_value = DEFAULT_SST)]
     data: PathBuf,
     /// For labelled text: the class names in class order, comma-separated (every train and dev
     /// label must be one of them, or an index 0..k-1) [default: from the train labels].
@@ -220,7 +223,8 @@ fn options(args: &Args, task: salient::data::Classes) -> Result<TrainOptions> {
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let device = global.device.open()?;
-    let task = dataset::train_classes(&args.data, args.task, &args.fields, args.classes.clone()).context(
+    let data = data_dir(&args.data)?;
+    let task = dataset::train_classes(&data, args.task, &args.fields, args.classes.clone()).context(
         "choosing the classes (SST trees take --task fine or binary; labelled text its labels or --classes)",
     )?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", args.arch, task)));
@@ -230,7 +234,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let options = options(&args, task)?;
     let what = format!("{} {}", args.arch, options.task);
     let mut progress = progress("phrases", |r: &EpochRecord| format!("dev {}", describe(&r.dev)));
-    let state = train::train(&args.data, &out, options, args.resume, &global.limits(), &device, &mut progress)
+    let state = train::train(&data, &out, options, args.resume, &global.limits(), &device, &mut progress)
         .with_context(|| format!("training {what} into {}", out.display()))?;
     match state.best {
         Some((epoch, dev)) => eprintln!(

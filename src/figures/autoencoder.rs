@@ -94,7 +94,7 @@ impl Figure for AutoencoderSaliencyOptions {
         progress: &mut dyn Progress,
     ) -> Result<FigureOutput> {
         let style = self.style.style()?;
-        let dir = self.model.dir_or(DEFAULT_AUTOENCODER);
+        let dir = self.model.resolve(DEFAULT_AUTOENCODER)?;
         let loaded = load_autoencoder(&dir, &runtime.device, candle_core::DType::F32)?;
         let scale = self.scale.options()?;
         let limit = loaded.model.config().max_len;

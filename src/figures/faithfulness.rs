@@ -16,8 +16,8 @@ use super::notebook::Redraw;
 use super::report::Section;
 use super::saliency::STREAM_BATCHES;
 use super::{
-    clap_defaults, unsharded_key, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress, Runtime,
-    SeedArg, StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
+    clap_defaults, data_dir, unsharded_key, Figure, FigureOutput, Format, MethodArgs, ModelArg, Panel, Plan, Progress,
+    Runtime, SeedArg, StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::{dataset, Fields, Sentence, Split};
@@ -44,9 +44,12 @@ pub struct FaithfulnessOptions {
         value_parser = clap::builder::PossibleValuesParser::new(method_names())
     )]
     pub methods: Vec<String>,
-    /// Data directory: SST trees (train/dev/test .txt.gz or .txt) or labelled text (.tsv, .csv
-    /// or .jsonl, optionally .gz) of the model's kind.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
+    /// Data directory, or a data set's name: SST trees (train/dev/test .txt.gz or .txt) or
+    /// labelled text (.tsv, .csv or .jsonl, optionally .gz) of the model's kind.
+    /// A path that exists wins; a name is looked up in
+    /// $SALIENT_DATA, then the data/ of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/data (~/.local/share/salient/data).
+    #[arg(long, value_name = "DIR|NAME", default_value = DEFAULT_SST)]
     pub data: PathBuf,
     /// The fields of labelled text.
     #[command(flatten)]
@@ -109,7 +112,7 @@ impl FaithfulnessOptions {
     /// tokens, a line each).
     pub fn scores(&self, runtime: &Runtime, progress: &mut dyn Progress) -> Result<(FaithfulnessScores, String)> {
         let params = self.method_args.params(self.seed.seed, &runtime.limits)?;
-        let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
+        let loaded = load_classifier(&self.model.resolve(DEFAULT_CLASSIFIER)?, &runtime.device)?;
         let methods: Vec<Box<dyn Method>> = self
             .methods
             .iter()
@@ -117,7 +120,13 @@ impl FaithfulnessOptions {
             .map(|m| build_method(m, &params))
             .collect::<Result<_>>()?;
         let task = &loaded.card.model.task;
-        let trees = dataset::load_split_for(&self.data, self.split, task, &self.fields, runtime.limits.tree_tokens)?;
+        let trees = dataset::load_split_for(
+            &data_dir(&self.data)?,
+            self.split,
+            task,
+            &self.fields,
+            runtime.limits.tree_tokens,
+        )?;
         let mut sentences: Vec<Sentence> = trees
             .iter()
             .enumerate()

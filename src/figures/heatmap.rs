@@ -85,7 +85,7 @@ impl Figure for HeatmapOptions {
         formats: &[Format],
         progress: &mut dyn Progress,
     ) -> Result<FigureOutput> {
-        let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
+        let loaded = load_classifier(&self.model.resolve(DEFAULT_CLASSIFIER)?, &runtime.device)?;
         let source = ModelSource::of(&loaded);
         let scale = self.scale.options()?;
         let input = self.input.sentences(&loaded.vocab, self.max_tokens)?;

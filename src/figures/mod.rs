@@ -32,7 +32,7 @@ pub mod saliency;
 pub mod spec;
 pub mod style;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -46,12 +46,12 @@ use crate::limits::{Limited, Limits};
 use crate::render::{heatmap_svg, scatter_svg, Converter, Heatmap, RenderOptions, ScaleOptions, Scatter, Style};
 pub use style::StyleArgs;
 
-/// The shipped classifier a figure uses when none is named.
-pub const DEFAULT_CLASSIFIER: &str = "data/models/bilstm-fine";
-/// The shipped autoencoder.
-pub const DEFAULT_AUTOENCODER: &str = "data/models/autoencoder";
-/// The SST trees shipped with salient.
-pub const DEFAULT_SST: &str = "data/sst";
+/// The shipped classifier a figure uses when none is named (a name: see [`crate::locate`]).
+pub const DEFAULT_CLASSIFIER: &str = "bilstm-fine";
+/// The shipped autoencoder (a name).
+pub const DEFAULT_AUTOENCODER: &str = "autoencoder";
+/// The SST trees shipped with salient (a data set name: see [`crate::locate`]).
+pub const DEFAULT_SST: &str = "sst";
 
 /// Reports the progress of long work to whoever runs it (a progress bar, a log, nothing).
 pub trait Progress: Send {
@@ -188,21 +188,30 @@ pub(crate) fn option_names<T: clap::Args>() -> Vec<String> {
         .collect()
 }
 
-/// `--model`: a model directory.
+/// `--model`: a model directory, or a model's name.
 #[derive(Debug, Clone, PartialEq, Default, clap::Args, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ModelArg {
-    /// Model directory (model.safetensors, config.json, tokenizer.json) [default:
-    /// data/models/bilstm-fine; for the autoencoder, data/models/autoencoder].
-    #[arg(long, value_name = "DIR")]
+    /// Model directory (model.safetensors, config.json, tokenizer.json), or a model's name
+    /// (`salient models` lists them): a path that exists wins; a name is looked up in
+    /// $SALIENT_MODELS, then the data/models of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/models (~/.local/share/salient/models) [default: bilstm-fine; for
+    /// the autoencoder, autoencoder].
+    #[arg(long, value_name = "DIR|NAME")]
     pub model: Option<PathBuf>,
 }
 
 impl ModelArg {
-    /// The directory given, or `default`.
-    pub fn dir_or(&self, default: &str) -> PathBuf {
-        self.model.clone().unwrap_or_else(|| PathBuf::from(default))
+    /// The directory given or named, or the one `default` names (see [`crate::locate`]).
+    pub fn resolve(&self, default: &str) -> Result<PathBuf> {
+        crate::locate::SearchPath::models().resolve(self.model.as_deref().unwrap_or(Path::new(default)))
     }
+}
+
+/// A data directory given as `--data` (a path, or a data set's name such as `sst`), resolved
+/// as [`crate::locate`] says.
+pub fn data_dir(given: &Path) -> Result<PathBuf> {
+    crate::locate::SearchPath::data().resolve(given)
 }
 
 /// `--text` / `--input`: the sentences to work on.

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::notebook::Redraw;
 use super::{
-    clap_defaults, report, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg, StyleArgs,
-    Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
+    clap_defaults, data_dir, report, Figure, FigureOutput, Format, ModelArg, Panel, Plan, Progress, Runtime, SeedArg,
+    StyleArgs, Writer, DEFAULT_CLASSIFIER, DEFAULT_SST,
 };
 use crate::checkpoint::{load_classifier, ModelSource};
 use crate::data::{Fields, Split, DEFAULT_MAX_TOKENS};
@@ -56,9 +56,12 @@ pub struct ProjectionOptions {
     /// The split to sample from.
     #[arg(long, value_enum, default_value_t = Split::Dev)]
     pub split: Split,
-    /// Data directory for --sample: SST trees (train/dev/test .txt.gz or .txt) or labelled text
-    /// (.tsv, .csv or .jsonl, optionally .gz) of the model's kind.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_SST)]
+    /// Data directory for --sample, or a data set's name: SST trees (train/dev/test .txt.gz or
+    /// .txt) or labelled text (.tsv, .csv or .jsonl, optionally .gz) of the model's kind.
+    /// A path that exists wins; a name is looked up in
+    /// $SALIENT_DATA, then the data/ of the repository salient was built from, then
+    /// $XDG_DATA_HOME/salient/data (~/.local/share/salient/data).
+    #[arg(long, value_name = "DIR|NAME", default_value = DEFAULT_SST)]
     pub data: PathBuf,
     /// The fields of labelled text.
     #[command(flatten)]
@@ -120,7 +123,7 @@ impl ProjectionOptions {
             (None, Some(n), None) => Ok(PhraseSource::Sample {
                 n,
                 split: self.split,
-                data: self.data.clone(),
+                data: data_dir(&self.data)?,
                 fields: self.fields.clone(),
                 seed: self.seed.seed,
             }),
@@ -173,7 +176,7 @@ impl Figure for ProjectionOptions {
         }
         let plan = Plan { panels: vec!["tsne".into()], tables: vec!["tsne.csv"], document: "tsne.json" };
         let mut writer = Writer::new(out, formats, plan)?.with_style(&self.style)?;
-        let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
+        let loaded = load_classifier(&self.model.resolve(DEFAULT_CLASSIFIER)?, &runtime.device)?;
         let (set, mut highlight) =
             source.load(&loaded.vocab, &loaded.card.model.task, self.max_tokens, runtime.limits.tree_tokens)?;
         highlight.extend(self.highlight.iter().cloned());

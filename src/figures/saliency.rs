@@ -117,7 +117,7 @@ impl Figure for SaliencyOptions {
             ));
         }
         let params = self.method_args.params(self.seed.seed, &runtime.limits)?;
-        let loaded = load_classifier(&self.model.dir_or(DEFAULT_CLASSIFIER), &runtime.device)?;
+        let loaded = load_classifier(&self.model.resolve(DEFAULT_CLASSIFIER)?, &runtime.device)?;
         let method = build_method(&self.method, &params)?;
         let class = ClassChoice::parse(&self.class, &loaded.card.model.task.names())?;
         let target = Target { class, score: self.score.unwrap_or(method.default_score()) };

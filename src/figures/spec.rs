@@ -20,7 +20,9 @@
 //! ```
 //!
 //! A figure's options are exactly its command's options, named as its fields (`--shared-scale`
-//! is `shared_scale`), with the same defaults; paths are relative to the spec file. The spec is
+//! is `shared_scale`), with the same defaults; paths are relative to the spec file, and `model`
+//! and `data` may name a model or data set instead (`model = "lstm-fine"`, found as
+//! [`crate::locate`] says) when no path of that name is beside the spec. The spec is
 //! read and every figure's options checked before any figure is made: an unknown option or a
 //! bad value is a [`SpecError`] naming the figure and the option. A figure that fails while
 //! being made is recorded in the manifest with its error, and the others are still made.
@@ -267,8 +269,22 @@ fn read<T: Figure>(mut table: toml::Table, defaults: &toml::Table, base: &Path, 
     }
     for key in T::PATHS {
         if let Some(toml::Value::String(path)) = table.get(*key) {
-            let joined = base.join(path).display().to_string();
-            table.insert(key.to_string(), toml::Value::String(joined));
+            let joined = base.join(path);
+            // `model` and `data` may also be names (`model = "lstm-fine"`): one that is not a
+            // path from the spec's directory is looked up as `--model NAME` is; one found
+            // nowhere stays a path from the spec's directory, for the figure to report.
+            let search = match *key {
+                "model" => Some(crate::locate::SearchPath::models()),
+                "data" => Some(crate::locate::SearchPath::data()),
+                _ => None,
+            };
+            let value = match search {
+                Some(search) if !joined.exists() && Path::new(path).components().count() == 1 => {
+                    search.resolve(Path::new(path)).unwrap_or(joined).display().to_string()
+                }
+                _ => joined.display().to_string(),
+            };
+            table.insert(key.to_string(), toml::Value::String(value));
         }
     }
     for (key, value) in &table {
