@@ -3,13 +3,11 @@
 # (tests/gpu.rs: the shipped models on the GPU against the CPU, and the dispatch that sends them
 # to candle's ops), a saliency run through the binary, and training speed on the GPU.
 #
-#   scripts/gpu_check.sh                # on the GPU machine: build (scripts/cuda_build.sh), then check
-#   scripts/gpu_check.sh pack FILE      # here, without a GPU: build and pack the binaries into FILE (.tar.xz)
-#   scripts/gpu_check.sh run FILE       # on the GPU machine: unpack FILE and check, no build there
+#   scripts/gpu_check.sh        # on the GPU machine: build (scripts/cuda_build.sh), then check
 #
-# `pack`/`run` are for a GPU machine without cargo or network: the packed binaries are stripped,
-# and the CUDA 13 runtime library travels with them. Everything is printed; keep the output.
-# Run from anywhere; the checks run in the repository root (they read data/).
+# Needs cargo and the package registries (crates.io, PyPI) on that machine, and its NVIDIA driver.
+# Everything is printed; keep the output. Run from anywhere; the checks run in the repository
+# root (they read data/).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -22,7 +20,7 @@ build() {
     local venv_cuda
     venv_cuda="$(target/cuda-venv/bin/python -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')"
     export CUDA_HOME="$venv_cuda" NVCC="$venv_cuda/bin/nvcc" PATH="$venv_cuda/bin:$PATH"
-    export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" LIBRARY_PATH="$venv_cuda/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
+    export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" LIBRARY_PATH="$venv_cuda/lib:$ROOT/target/cuda-stubs${LIBRARY_PATH:+:$LIBRARY_PATH}"
     local json
     json="$(cargo test --release --features cuda --no-run --message-format=json --test gpu --bench train --bench autoencoder)"
     echo "$CARGO_TARGET_DIR/release/salient"
@@ -83,31 +81,9 @@ PY
     echo "gpu check: done"
 }
 
-case "${1:-}" in
-    "")
-        mapfile -t bins < <(build)
-        check "${bins[@]}"
-        ;;
-    pack)
-        out="${2:?pack needs a FILE (.tar.xz)}"
-        mapfile -t bins < <(build)
-        dir="$(mktemp -d)"
-        for b in "${bins[@]}"; do cp "$b" "$dir/"; done
-        (cd "$dir" && mv "$(basename "${bins[1]}")" gpu && mv "$(basename "${bins[2]}")" train && mv "$(basename "${bins[3]}")" autoencoder)
-        strip "$dir"/salient "$dir"/gpu "$dir"/train "$dir"/autoencoder
-        cp -L "$(target/cuda-venv/bin/python -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')/lib/libcudart.so.13" "$dir/"
-        tar -C "$dir" -cJf "$out" .
-        rm -rf "$dir"
-        echo "gpu check: packed into $out ($(du -h "$out" | cut -f1))" >&2
-        ;;
-    run)
-        file="${2:?run needs the FILE that pack wrote}"
-        dir="$(mktemp -d)"
-        tar -C "$dir" -xJf "$file"
-        check "$dir/salient" "$dir/gpu" "$dir/train" "$dir/autoencoder" "$dir"
-        ;;
-    *)
-        echo "usage: scripts/gpu_check.sh [pack FILE | run FILE]" >&2
-        exit 2
-        ;;
-esac
+if [ $# -gt 0 ]; then
+    echo "usage: scripts/gpu_check.sh (no arguments)" >&2
+    exit 2
+fi
+mapfile -t bins < <(build)
+check "${bins[@]}" "$(target/cuda-venv/bin/python -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13", "lib"))')"

@@ -90,7 +90,7 @@ fn classifiers_on_the_gpu_run_candle_ops_and_match_the_cpu() {
 fn the_fused_loss_falls_back_to_candle_ops_on_the_gpu() {
     let Some(cuda) = gpu() else { return };
     let (n, d, v) = (6, 5, 11);
-    let data = |len: usize, k: f32| (0..len).map(|i| ((i as f32 * k).sin())).collect::<Vec<_>>();
+    let data = |len: usize, k: f32| (0..len).map(|i| (i as f32 * k).sin()).collect::<Vec<_>>();
     let on = |device: &Device| {
         let h = Tensor::from_vec(data(n * d, 0.7), (n, d), device).unwrap();
         let w = Tensor::from_vec(data(v * d, 1.3), (v, d), device).unwrap();

@@ -127,7 +127,7 @@ fn cli_imports_scores_on_dev_and_explains_like_the_original() {
     assert_eq!(imported.card.training["imported_from"], "pytorch");
     for (got, want) in [
         (imported.card.dev.sentence_accuracy, original.card.dev.sentence_accuracy),
-        (imported.card.dev.phrase_accuracy, original.card.dev.phrase_accuracy),
+        (imported.card.dev.phrase_accuracy.unwrap(), original.card.dev.phrase_accuracy.unwrap()),
     ] {
         assert!((got - want).abs() < 1e-3, "dev {got} vs the shipped card's {want}");
     }

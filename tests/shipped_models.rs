@@ -94,3 +94,32 @@ fn shipped_autoencoder_scores_what_the_readme_says() {
     }
     assert!((s.perplexity - perplexity).abs() < 6e-3, "{dir}: perplexity {} vs README {perplexity}", s.perplexity);
 }
+
+/// Each shipped classifier's weights file carries its config (config.json without the weights'
+/// own checksum) in the safetensors `__metadata__`, and is exactly what salient writes for it.
+#[test]
+fn shipped_classifiers_carry_their_config_in_the_weights() {
+    use candle_core::DType;
+    use salient::checkpoint::{ModelFiles, CLASSIFIER_FORMAT, METADATA_CONFIG};
+    for name in ["rnn-fine", "rnn-binary", "lstm-fine", "lstm-binary", "bilstm-fine", "bilstm-binary"] {
+        let dir = Path::new("data/models").join(name);
+        let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let metadata = header.metadata().as_ref().unwrap_or_else(|| panic!("{name}: no __metadata__"));
+        let in_weights: serde_json::Value = serde_json::from_str(&metadata[METADATA_CONFIG]).unwrap();
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        config.as_object_mut().unwrap().remove("weights_sha256");
+        assert_eq!(in_weights, config, "{name}");
+        let loaded = load_classifier(&dir, &Device::Cpu).unwrap();
+        let again = ModelFiles::new(
+            &loaded.model.tensors().unwrap(),
+            &loaded.vocab,
+            loaded.card,
+            CLASSIFIER_FORMAT,
+            DType::F16,
+        )
+        .unwrap();
+        assert!(again.weights == bytes, "{name}: the shipped weights are not what salient writes for them");
+    }
+}

@@ -298,7 +298,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((w.args.task, w.args.classes.as_deref()), (None, Some(&["neg".to_string(), "pos".to_string()][..])));
-        let o = options(&w.args, salient::data::Classes::text(vec!["neg".into(), "pos".into()]).unwrap());
+        let o = options(&w.args, salient::data::Classes::text(vec!["neg".into(), "pos".into()]).unwrap()).unwrap();
         assert_eq!((o.fields.text_field.as_str(), o.fields.label_field.as_str()), ("sentence", "y"));
     }
 }
