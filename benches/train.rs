@@ -7,7 +7,8 @@
 //! GPU, in a build with `--features cuda`).
 //! Both sides train the fine-grained task on the unique SST train phrases, batched by length
 //! (no padding), 60-d embeddings and hidden states, dropout, AdaGrad with L2; each times
-//! `--batches` batches after `--warmup` untimed ones. The peer is `benches/pytorch_peer.sh`,
+//! `--batches` batches after `--warmup` untimed ones, PyTorch on as many threads as salient
+//! (`RAYON_NUM_THREADS`, default 1). The peer is `benches/pytorch_peer.sh`,
 //! which installs torch from PyPI or says why it skipped. Results also go to
 //! `target/bench/train.json`.
 
@@ -81,7 +82,7 @@ fn main() -> anyhow::Result<()> {
         device.synchronize()?;
         let secs = start.elapsed().as_secs_f64();
         let ours = (phrases as f64 / secs, tokens as f64 / secs);
-        let theirs = if peer { pytorch(arch, batches_n, warmup) } else { None };
+        let theirs = if peer { pytorch(arch, batches_n, warmup, candle_core::utils::get_num_threads()) } else { None };
         rows.push((arch, ours, theirs));
     }
     let threads = candle_core::utils::get_num_threads();
@@ -108,10 +109,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Run the PyTorch peer; `None` (with its reason on stderr) when it is skipped or fails.
-fn pytorch(arch: Arch, batches: usize, warmup: usize) -> Option<(f64, f64)> {
+fn pytorch(arch: Arch, batches: usize, warmup: usize, threads: usize) -> Option<(f64, f64)> {
     let out = Command::new("bash")
         .args(["benches/pytorch_peer.sh", "--data", "data/sst/train.txt.gz", "--arch", arch.name()])
         .args(["--batch-size", "32", "--batches", &batches.to_string(), "--warmup", &warmup.to_string()])
+        .args(["--threads", &threads.to_string()])
         .output();
     let out = match out {
         Ok(o) => o,
