@@ -2,6 +2,7 @@
 # Compile salient with the `cuda` feature on a machine without a GPU or a CUDA toolkit.
 #
 #   scripts/cuda_build.sh [--skip-if-unavailable] [extra cargo build args]
+#   CARGO_COMMAND=test scripts/cuda_build.sh --no-run --test gpu   # another cargo command, same set-up
 #
 # The CUDA compiler, headers and libraries come from PyPI into target/cuda-venv (about 1.5 GB,
 # once): nvidia-cuda-nvcc, -crt, -nvvm, -runtime, -cccl, -cuda-nvrtc, -cublas and -curand, pinned
@@ -70,8 +71,9 @@ export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}"
 export LIBRARY_PATH="$CUDA_HOME/lib:$STUBS${LIBRARY_PATH:+:$LIBRARY_PATH}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/cuda}"
 "$NVCC" --version | tail -2 >&2
-echo "cuda build: cargo build --release --features cuda (compute capability $CUDA_COMPUTE_CAP, into $CARGO_TARGET_DIR)" >&2
+COMMAND="${CARGO_COMMAND:-build}"
+echo "cuda build: cargo $COMMAND --release --features cuda (compute capability $CUDA_COMPUTE_CAP, into $CARGO_TARGET_DIR)" >&2
 start=$SECONDS
-cargo build --release --features cuda "$@"
+cargo "$COMMAND" --release --features cuda "$@"
 echo "cuda build: done in $((SECONDS - start)) s: $CARGO_TARGET_DIR/release/salient" >&2
 echo "cuda build: to run it here or on a GPU machine without CUDA 13 installed: LD_LIBRARY_PATH=$CUDA_HOME/lib" >&2

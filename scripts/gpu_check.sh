@@ -17,12 +17,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/cuda}"
 # (salient, gpu, train, autoencoder), one per line.
 build() {
     scripts/cuda_build.sh >&2
-    local venv_cuda
-    venv_cuda="$(target/cuda-venv/bin/python -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')"
-    export CUDA_HOME="$venv_cuda" NVCC="$venv_cuda/bin/nvcc" PATH="$venv_cuda/bin:$PATH"
-    export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" LIBRARY_PATH="$venv_cuda/lib:$ROOT/target/cuda-stubs${LIBRARY_PATH:+:$LIBRARY_PATH}"
     local json
-    json="$(cargo test --release --features cuda --no-run --message-format=json --test gpu --bench train --bench autoencoder)"
+    json="$(CARGO_COMMAND=test scripts/cuda_build.sh --no-run --message-format=json --test gpu --bench train --bench autoencoder)"
     echo "$CARGO_TARGET_DIR/release/salient"
     for name in gpu train autoencoder; do
         python3 -c '
