@@ -12,7 +12,7 @@ use salient::eval::SplitScores;
 use salient::model::{Arch, Classifier, Dropout};
 use salient::train::autoencoder::{train_autoencoder, AutoencoderOptions};
 use salient::train::{
-    fresh_learner, resume_checkpoint, run_epochs, train_step, BatchStats, Learner, LoopSettings, Optimizer,
+    fresh_learner, resume_checkpoint, run_epochs, train_step, BatchStats, Learner, LoopSettings, LrSchedule, Optimizer,
     TrainOptions, TrainState,
 };
 use salient::Error;
@@ -124,6 +124,8 @@ fn a_nan_in_epoch_three_keeps_the_checkpoint_and_model_of_epoch_two() {
         batch_size: options.batch_size,
         dropout: 0.0,
         seed: options.seed,
+        lr: options.lr,
+        lr_schedule: LrSchedule::Constant,
     };
     let batches_per_epoch =
         batch::length_batches(examples.iter().map(|e| e.ids.len()), 4, None::<&mut rand::rngs::StdRng>).len();

@@ -123,3 +123,57 @@ fn shipped_classifiers_carry_their_config_in_the_weights() {
         assert!(again.weights == bytes, "{name}: the shipped weights are not what salient writes for them");
     }
 }
+
+/// The polarity a class name stands for: negative, neutral or positive.
+fn polarity(class: &str) -> &str {
+    match class {
+        "very negative" | "negative" => "negative",
+        "very positive" | "positive" => "positive",
+        other => other,
+    }
+}
+
+/// The README's table of what the shipped classifiers predict for its example sentences
+/// (between `<!-- predictions:start -->` and `<!-- predictions:end -->`): every cell is what the
+/// model predicts, and its mark says plainly whether that agrees with the expected polarity.
+/// On a mismatch the message holds the table as the models have it.
+#[test]
+fn the_readme_says_what_the_shipped_models_predict_for_its_sentences() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = readme.find("<!-- predictions:start -->").expect("README has the predictions table markers");
+    let end = readme.find("<!-- predictions:end -->").unwrap();
+    let mut lines = readme[start..end].lines().filter(|l| l.starts_with('|'));
+    let header: Vec<String> = lines.next().unwrap().split('|').map(|c| c.trim().to_string()).collect();
+    let models: Vec<String> = header[3..header.len() - 1].iter().map(|m| m.trim_matches('`').to_string()).collect();
+    assert_eq!(models.len(), 6, "{header:?}");
+    let loaded: Vec<_> =
+        models.iter().map(|m| load_classifier(&Path::new("data/models").join(m), &Device::Cpu).unwrap()).collect();
+    let (mut table, mut rows, mut wrong) = (String::new(), 0, 0);
+    let mut same = true;
+    for line in lines.skip(1) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (sentence, expected) = (cells[1].trim_matches('`'), cells[2]);
+        let mut row = format!("| `{sentence}` | {expected} |");
+        for (k, model) in loaded.iter().enumerate() {
+            let ids = model.vocab.encode_text(sentence).unwrap().ids;
+            let batch = salient::data::Batch::from_sequences(&[ids], Vec::new());
+            let class = model.model.predict(&batch).unwrap()[0] as usize;
+            let name = model.card.model.task.names()[class].to_string();
+            let cell = if polarity(&name) == expected {
+                format!("{name} ✓")
+            } else {
+                wrong += 1;
+                format!("{name} ✗")
+            };
+            same &= cells[3 + k] == cell;
+            row.push_str(&format!(" {cell} |"));
+        }
+        table.push_str(&row);
+        table.push('\n');
+        rows += 1;
+    }
+    assert!(rows >= 6, "{rows} sentences");
+    assert!(same, "the README's predictions table is not what the models say; it should read:\n{table}");
+    // The sentences are chosen to show the models at work: most are right.
+    assert!(wrong * 2 < rows * 6, "{wrong} of {} predictions are wrong", rows * 6);
+}

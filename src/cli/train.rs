@@ -6,14 +6,14 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use salient::data::{dataset, vectors, Fields, Task};
 use salient::model::Arch;
-use salient::train::{self, EpochRecord, TrainEvent, TrainOptions};
+use salient::train::{self, EpochRecord, LrSchedule, PhraseSet, TrainEvent, TrainOptions};
 
 use salient::figures::{data_dir, SeedArg, DEFAULT_SST};
 
 use super::GlobalArgs;
 
-/// Train a classifier on every unique labelled phrase of SST's train split, or on the sentences
-/// of your own labelled text.
+/// Train a classifier on every unique labelled phrase of SST's train split (or every occurrence:
+/// --phrases all), or on the sentences of your own labelled text.
 ///
 /// --data holds the train and dev splits: SST trees (`train.txt.gz` or `train.txt`, ...; give
 /// --task) or labelled text (`train.tsv`, `train.csv` or `train.jsonl`, each optionally `.gz`;
@@ -92,9 +92,44 @@ pub struct Args {
     /// Storage type of the selected model's weights.
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
     weights_dtype: String,
+    /// Train on every unique labelled phrase, or on every phrase occurrence (as the paper's
+    /// code did: frequent phrases weigh more). Labelled text: `all` keeps repeated sentences.
+    #[arg(long, value_enum, default_value_t = PhraseSet::Unique)]
+    phrases: PhraseSet,
+    /// Word dropout: replace each training token by [UNK] with this probability.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    word_dropout: f32,
+    /// Score and select, after each epoch, the average of the last K epochs' weights (1: the
+    /// weights themselves); training goes on from the weights.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    average_last: usize,
+    /// Learning-rate schedule: constant --lr, or Smith's triangular cyclical policy, from
+    /// --lr-min up to --lr and back once every --cycle-epochs epochs (per batch). Find the
+    /// bounds with --lr-range-test.
+    #[arg(long, value_enum, default_value_t = ScheduleArg::Constant)]
+    lr_schedule: ScheduleArg,
+    /// The lower learning rate of --lr-schedule triangular and of --lr-range-test.
+    #[arg(long, value_name = "LR")]
+    lr_min: Option<f64>,
+    /// Epochs per triangular cycle (up and down).
+    #[arg(long, default_value_t = 2.0, value_name = "EPOCHS")]
+    cycle_epochs: f64,
+    /// Instead of training: the learning-rate range test. One epoch with the rate rising
+    /// geometrically from --lr-min to --lr batch by batch, dev sentence accuracy measured at
+    /// 25 points; writes --out/lr-range.csv (batch, lr, smoothed training loss, dev accuracy)
+    /// and prints the rate of the best dev accuracy and a triangular range below it.
+    #[arg(long)]
+    lr_range_test: bool,
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     resume: bool,
+}
+
+/// `--lr-schedule` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ScheduleArg {
+    Constant,
+    Triangular,
 }
 
 /// A training-event handler that draws a progress bar per epoch (on a terminal) and prints one
@@ -217,6 +252,16 @@ fn options(args: &Args, task: salient::data::Classes) -> Result<TrainOptions> {
         weights_dtype: args.weights_dtype.clone(),
         embeddings: args.embeddings.clone(),
         freeze_embeddings: args.freeze_embeddings,
+        phrases: args.phrases,
+        word_dropout: args.word_dropout,
+        average_last: args.average_last,
+        lr_schedule: match args.lr_schedule {
+            ScheduleArg::Constant => LrSchedule::Constant,
+            ScheduleArg::Triangular => LrSchedule::Triangular {
+                min_lr: args.lr_min.context("--lr-schedule triangular needs --lr-min (its lower rate)")?,
+                cycle_epochs: args.cycle_epochs,
+            },
+        },
         ..TrainOptions::recommended(args.arch, task)
     })
 }
@@ -232,6 +277,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         eprintln!("classes (in order): {}", names.join(", "));
     }
     let options = options(&args, task)?;
+    if args.lr_range_test {
+        return range_test(&args, &data, &out, &options, global, &device);
+    }
     let what = format!("{} {}", args.arch, options.task);
     let mut progress = progress("phrases", |r: &EpochRecord| format!("dev {}", describe(&r.dev)));
     let state = train::train(&data, &out, options, args.resume, &global.limits(), &device, &mut progress)
@@ -245,6 +293,64 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         ),
         None => eprintln!("no epoch was run; model in {}", out.display()),
     }
+    Ok(())
+}
+
+/// `--lr-range-test`: run it, write `out/lr-range.csv` (never over an existing file), print the
+/// measured points and a suggested triangular range.
+fn range_test(
+    args: &Args,
+    data: &std::path::Path,
+    out: &std::path::Path,
+    options: &TrainOptions,
+    global: &GlobalArgs,
+    device: &candle_core::Device,
+) -> Result<()> {
+    let min_lr =
+        args.lr_min.context("--lr-range-test needs --lr-min (the rate it starts from; --lr is where it ends)")?;
+    let path = out.join("lr-range.csv");
+    if path.exists() {
+        bail!("{} already exists; give another --out (salient does not overwrite a range test)", path.display());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    eprintln!("learning-rate range test: {} {}, lr {min_lr} -> {} over one epoch", args.arch, options.task, options.lr);
+    let mut report = |p: &train::RangePoint| {
+        if let Some(acc) = p.dev_accuracy {
+            eprintln!(
+                "batch {:>5}  lr {:<10.4e}  loss {:.4}  dev sentence accuracy {acc:.4}",
+                p.batch, p.lr, p.smoothed_loss
+            );
+        }
+    };
+    let points = train::lr_range_test(data, options, min_lr, 25, &global.limits(), device, &mut report)
+        .with_context(|| format!("the learning-rate range test on {}", data.display()))?;
+    let mut csv = String::from("batch,lr,smoothed_loss,dev_sentence_accuracy\n");
+    for p in &points {
+        let acc = p.dev_accuracy.map(|a| a.to_string()).unwrap_or_default();
+        csv.push_str(&format!("{},{},{},{acc}\n", p.batch, p.lr, p.smoothed_loss));
+    }
+    let tmp = out.join(".lr-range.csv.tmp");
+    std::fs::write(&tmp, csv).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    let best =
+        points.iter().filter_map(|p| Some((p.lr, p.dev_accuracy?))).fold(None, |b: Option<(f64, f64)>, (lr, acc)| {
+            if b.is_none_or(|(_, a)| acc > a) {
+                Some((lr, acc))
+            } else {
+                b
+            }
+        });
+    if let Some((lr, acc)) = best {
+        eprintln!(
+            "best dev sentence accuracy {acc:.4} at lr {lr:.4e}; a triangular range to try: \
+             --lr-schedule triangular --lr-min {:.3e} --lr {lr:.3e}",
+            lr / 4.0
+        );
+    }
+    if points.last().is_some_and(|p| p.lr < options.lr * (1.0 - 1e-9)) {
+        eprintln!("stopped early: the loss diverged");
+    }
+    eprintln!("every batch in {}", path.display());
     Ok(())
 }
 

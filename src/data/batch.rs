@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::classes::Classes;
 use super::sst::Tree;
-use super::vocab::{Vocab, BOS_ID, EOS_ID, PAD_ID};
+use super::vocab::{Vocab, BOS_ID, EOS_ID, PAD_ID, UNK_ID};
 
 /// One labelled token sequence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +78,20 @@ impl Batch {
     /// Number of real tokens.
     pub fn tokens(&self) -> usize {
         self.lengths.iter().sum()
+    }
+
+    /// Word dropout: replace each real token by [`UNK_ID`] with probability `p`, drawing one
+    /// number from `rng` per real token, row by row (nothing drawn when `p` is 0). Padding and
+    /// labels are untouched.
+    pub fn drop_words(&mut self, p: f32, rng: &mut impl Rng) {
+        if p <= 0.0 {
+            return;
+        }
+        for (id, &m) in self.ids.iter_mut().zip(&self.mask) {
+            if m > 0.0 && rng.random::<f32>() < p {
+                *id = UNK_ID;
+            }
+        }
     }
 }
 
@@ -163,6 +177,40 @@ mod tests {
     use super::*;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
+
+    #[test]
+    fn word_dropout_replaces_about_p_of_the_real_tokens_and_never_padding() {
+        let seqs: Vec<Vec<u32>> = (0..200).map(|r| (0..1 + r % 20).map(|t| 10 + t as u32).collect()).collect();
+        let labels = vec![3; seqs.len()];
+        let clean = Batch::from_sequences(&seqs, labels.clone());
+        let mut b = clean.clone();
+        b.drop_words(0.25, &mut StdRng::seed_from_u64(7));
+        let real = clean.tokens();
+        let mut dropped = 0;
+        for ((&before, &after), &m) in clean.ids.iter().zip(&b.ids).zip(&clean.mask) {
+            if m == 0.0 {
+                assert_eq!((before, after), (PAD_ID, PAD_ID));
+            } else if after != before {
+                assert_eq!(after, UNK_ID);
+                dropped += 1;
+            }
+        }
+        let share = dropped as f64 / real as f64;
+        assert!((share - 0.25).abs() < 0.03, "{dropped} of {real}");
+        assert_eq!(
+            (b.mask.clone(), b.lengths.clone(), b.labels.clone()),
+            (clean.mask.clone(), clean.lengths.clone(), labels)
+        );
+        // Same seed, same drops; p = 0 changes nothing and draws nothing.
+        let mut again = clean.clone();
+        again.drop_words(0.25, &mut StdRng::seed_from_u64(7));
+        assert_eq!(again.ids, b.ids);
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut untouched = clean.clone();
+        untouched.drop_words(0.0, &mut rng);
+        assert_eq!(untouched.ids, clean.ids);
+        assert_eq!(rng.random::<u64>(), StdRng::seed_from_u64(7).random::<u64>());
+    }
 
     #[test]
     fn left_padding_puts_real_tokens_last() {

@@ -85,6 +85,10 @@ impl AdaGrad {
 }
 
 impl Optimizer for AdaGrad {
+    fn set_lr(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
     /// Update dense parameters from `grads` and the embedding rows named by `ids` from
     /// `embedding_grad` (row-major, one `dim`-row per id).
     fn step(

@@ -83,6 +83,10 @@ impl Adam {
 }
 
 impl Optimizer for Adam {
+    fn set_lr(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
     fn step(
         &mut self,
         grads: &GradStore,

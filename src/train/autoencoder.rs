@@ -120,6 +120,8 @@ impl AutoencoderOptions {
             batch_size: self.batch_size,
             dropout: self.dropout,
             seed: self.seed,
+            lr: self.lr,
+            lr_schedule: super::LrSchedule::Constant,
         }
     }
 }

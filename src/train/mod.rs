@@ -1,6 +1,8 @@
 //! Training: one epoch loop for every model (model selection on dev, early stopping, atomic
 //! checkpoints, exact resumption), and the SST classifiers' use of it: AdaGrad on every unique
-//! labelled phrase of the training split, selection on dev sentences.
+//! labelled phrase of the training split (or every occurrence), selection on dev sentences, with
+//! the recipes' options: word dropout, scoring the average of the last epochs' weights, and a
+//! learning-rate schedule (see [`schedule`]) whose bounds [`lr_range_test`] helps to find.
 //!
 //! An output directory holds the selected model (`model.safetensors`, `config.json`,
 //! `tokenizer.json`) and `checkpoint/` with the last epoch's weights, optimizer state, progress
@@ -14,7 +16,10 @@
 pub mod adagrad;
 pub mod adam;
 pub mod autoencoder;
+pub mod schedule;
 mod store;
+
+pub use schedule::{range_test_lr, LrSchedule};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +54,8 @@ pub trait Optimizer {
     fn state(&self, embedding_shape: (usize, usize)) -> Result<HashMap<String, Tensor>>;
     /// Restore what [`Optimizer::state`] saved; a missing or misshaped entry is an error.
     fn load_state(&mut self, state: &HashMap<String, Tensor>) -> std::result::Result<(), String>;
+    /// Use learning rate `lr` from the next step on (for schedules).
+    fn set_lr(&mut self, lr: f64);
 }
 
 /// A model the shared epoch loop can train: it knows its data, its batches, its loss, its
@@ -75,6 +82,12 @@ pub trait Learner {
     fn checkpoint_tensors(&self) -> Result<HashMap<String, Tensor>>;
     /// The embedding table's `(vocab, dim)`.
     fn embedding_shape(&self) -> (usize, usize);
+    /// An epoch starts; `seed` is the run's (for randomness of the learner's own).
+    fn start_epoch(&mut self, _seed: u64, _epoch: usize) {}
+    /// The epoch's batches are done; called before the checkpoint and the held-out scores.
+    fn end_epoch(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Gradients of embedding rows summed per distinct id (a word seen twice in a batch gets one
@@ -139,6 +152,10 @@ pub struct LoopSettings {
     pub dropout: f32,
     /// Seed of shuffling and dropout.
     pub seed: u64,
+    /// The (upper) learning rate.
+    pub lr: f64,
+    /// How the learning rate moves over the run.
+    pub lr_schedule: LrSchedule,
 }
 
 /// Options of a run that can be resumed: they say whether a checkpoint belongs to the same run.
@@ -193,6 +210,48 @@ pub struct TrainOptions {
     /// Keep the embedding table as initialised: the optimizer neither updates nor decays it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub freeze_embeddings: bool,
+    /// Train on every unique labelled phrase (the default) or on every occurrence.
+    #[serde(default, skip_serializing_if = "PhraseSet::is_unique")]
+    pub phrases: PhraseSet,
+    /// Probability of replacing each training token by `[UNK]` (word dropout; 0 is off).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub word_dropout: f32,
+    /// Score and select the average of the last this many epochs' weights (1: the weights
+    /// themselves); training goes on from the weights, not from the average.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub average_last: usize,
+    /// How the learning rate moves; `lr` is its upper rate.
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
+}
+
+/// Which labelled phrases of the training trees a classifier trains on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PhraseSet {
+    /// Each distinct token sequence once (the first occurrence's label).
+    #[default]
+    Unique,
+    /// Every phrase occurrence, as the paper's code did: frequent phrases weigh more.
+    All,
+}
+
+impl PhraseSet {
+    fn is_unique(&self) -> bool {
+        *self == PhraseSet::Unique
+    }
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl TrainOptions {
@@ -218,6 +277,10 @@ impl TrainOptions {
             weights_dtype: "f32".into(),
             embeddings: None,
             freeze_embeddings: false,
+            phrases: PhraseSet::Unique,
+            word_dropout: 0.0,
+            average_last: 1,
+            lr_schedule: LrSchedule::Constant,
         }
     }
 
@@ -237,6 +300,13 @@ impl TrainOptions {
         if !(self.l2 >= 0.0 && self.l2.is_finite()) {
             return Err(Error::invalid("l2", format!("must be >= 0, got {}", self.l2)));
         }
+        if !(0.0..1.0).contains(&self.word_dropout) {
+            return Err(Error::invalid("word_dropout", format!("must be in [0, 1), got {}", self.word_dropout)));
+        }
+        if self.average_last == 0 {
+            return Err(Error::invalid("average_last", "must be at least 1"));
+        }
+        self.lr_schedule.check(self.lr).map_err(|m| Error::invalid("lr_schedule", m))?;
         check_common(self.lr, self.dropout, &self.weights_dtype)
     }
 
@@ -426,9 +496,13 @@ pub fn run_epochs<L: Learner, O: RunOptions>(
         let mut dropout = Dropout::new(settings.dropout, settings.seed ^ ((epoch as u64) << 32) ^ 0xD0);
         let batches = batch::length_batches(lengths.iter().copied(), settings.batch_size, Some(&mut rng));
         on_event(TrainEvent::EpochStart { epoch, batches: batches.len() });
+        learner.start_epoch(settings.seed, epoch);
         let start = Instant::now();
         let (mut loss_sum, mut examples, mut tokens) = (0f64, 0usize, 0usize);
         for (k, indices) in batches.iter().enumerate() {
+            if let Some(lr) = settings.lr_schedule.lr_at(settings.lr, epoch, k, batches.len()) {
+                optimizer.set_lr(lr);
+            }
             let stats = learner.train_batch(optimizer, indices, &mut dropout)?;
             if !stats.loss.is_finite() {
                 return Err(diverged(format!("the training loss of batch {} of {}", k + 1, batches.len()), stats.loss));
@@ -438,6 +512,7 @@ pub fn run_epochs<L: Learner, O: RunOptions>(
             tokens += stats.tokens;
             on_event(TrainEvent::Batch { loss: stats.loss, examples: stats.examples, tokens: stats.tokens });
         }
+        learner.end_epoch()?;
         let seconds = start.elapsed().as_secs_f64();
         let weights = learner.checkpoint_tensors()?;
         let optimizer_state = optimizer.state(learner.embedding_shape())?;
@@ -509,7 +584,8 @@ impl RunOptions for TrainOptions {
     }
 }
 
-/// The SST classifier as a [`Learner`]: unique training phrases, dev sentence accuracy.
+/// The SST classifier as a [`Learner`]: labelled phrases (optionally with word dropout), dev
+/// sentence accuracy of the weights or of their average over the last epochs.
 struct ClassifierLearner {
     model: Classifier,
     vocab: Vocab,
@@ -518,6 +594,90 @@ struct ClassifierLearner {
     options: TrainOptions,
     weights_dtype: DType,
     pretrained: Option<Coverage>,
+    word_rng: StdRng,
+    average: WeightAverage,
+}
+
+/// The prefix of the checkpoint entries that hold earlier epochs' weights for averaging.
+const AVERAGE_PREFIX: &str = "average.";
+
+/// The weights of the last `window` epochs and the classifier built from their mean.
+struct WeightAverage {
+    window: usize,
+    snapshots: std::collections::VecDeque<HashMap<String, Tensor>>,
+    model: Option<Classifier>,
+}
+
+impl WeightAverage {
+    fn new(window: usize) -> Self {
+        WeightAverage { window, snapshots: Default::default(), model: None }
+    }
+
+    /// Add an epoch's weights; rebuild the averaged classifier (with a window of 1, none).
+    fn push(&mut self, weights: HashMap<String, Tensor>, config: &ClassifierConfig, device: &Device) -> Result<()> {
+        if self.window <= 1 {
+            return Ok(());
+        }
+        // A deep copy: a model's tensors share storage with the weights that training updates.
+        let weights = weights.into_iter().map(|(k, t)| Ok((k, t.copy()?))).collect::<Result<HashMap<_, _>>>()?;
+        self.snapshots.push_back(weights);
+        while self.snapshots.len() > self.window {
+            self.snapshots.pop_front();
+        }
+        let n = self.snapshots.len() as f64;
+        let mut mean = HashMap::new();
+        for name in self.snapshots[0].keys() {
+            let mut sum = self.snapshots[0][name].clone();
+            for snapshot in self.snapshots.iter().skip(1) {
+                sum = (sum + &snapshot[name])?;
+            }
+            mean.insert(name.clone(), sum.affine(1.0 / n, 0.0)?.to_dtype(DType::F32)?.to_device(device)?);
+        }
+        self.model = Some(Classifier::load(VarBuilder::from_tensors(mean, DType::F32, device), config.clone())?);
+        Ok(())
+    }
+
+    /// The snapshots before the newest (which are the current weights), named for a checkpoint.
+    fn checkpoint_entries(&self) -> impl Iterator<Item = (String, Tensor)> + '_ {
+        let older = self.snapshots.len().saturating_sub(1);
+        self.snapshots
+            .iter()
+            .take(older)
+            .enumerate()
+            .flat_map(|(k, s)| s.iter().map(move |(name, t)| (format!("{AVERAGE_PREFIX}{k}.{name}"), t.clone())))
+    }
+
+    /// Take the earlier epochs' weights out of a checkpoint's `tensors` (of `dir`), oldest first;
+    /// what remains is the current weights, to be pushed as the newest.
+    fn restore(&mut self, dir: &Path, tensors: &mut HashMap<String, Tensor>) -> Result<()> {
+        let mut older: Vec<HashMap<String, Tensor>> = Vec::new();
+        let names: Vec<String> = tensors.keys().filter(|n| n.starts_with(AVERAGE_PREFIX)).cloned().collect();
+        for name in names {
+            let t = tensors.remove(&name).expect("listed");
+            let (k, weight) = name[AVERAGE_PREFIX.len()..]
+                .split_once('.')
+                .and_then(|(k, w)| Some((k.parse::<usize>().ok()?, w.to_string())))
+                .ok_or_else(|| Error::checkpoint(dir, format!("`{name}` is not an averaging entry")))?;
+            if older.len() <= k {
+                older.resize_with(k + 1, HashMap::new);
+            }
+            older[k].insert(weight, t);
+        }
+        self.snapshots = older.into();
+        Ok(())
+    }
+}
+
+impl ClassifierLearner {
+    /// The classifier that is scored and selected: the weights' average when averaging.
+    fn scored(&self) -> &Classifier {
+        self.average.model.as_ref().unwrap_or(&self.model)
+    }
+}
+
+/// The generator of an epoch's word dropout.
+fn word_dropout_rng(seed: u64, epoch: usize) -> StdRng {
+    StdRng::seed_from_u64(seed.rotate_left(17) ^ ((epoch as u64) << 40) ^ 0x0057_4452_4f50)
 }
 
 impl Learner for ClassifierLearner {
@@ -534,13 +694,24 @@ impl Learner for ClassifierLearner {
         dropout: &mut Dropout,
     ) -> Result<BatchStats> {
         let refs: Vec<&batch::Example> = indices.iter().map(|&i| &self.examples[i]).collect();
-        let b = Batch::from_examples(&refs);
+        let mut b = Batch::from_examples(&refs);
+        b.drop_words(self.options.word_dropout, &mut self.word_rng);
         let loss = train_step(&mut self.model, optimizer, &b, dropout)?;
         Ok(BatchStats { loss, examples: b.batch, tokens: b.tokens() })
     }
 
+    fn start_epoch(&mut self, seed: u64, epoch: usize) {
+        self.word_rng = word_dropout_rng(seed, epoch);
+    }
+
+    fn end_epoch(&mut self) -> Result<()> {
+        let config = self.model.config().clone();
+        let device = self.model.device().clone();
+        self.average.push(self.model.tensors()?, &config, &device)
+    }
+
     fn evaluate(&self) -> Result<SplitScores> {
-        Ok(evaluate(&self.model, &self.vocab, &self.dev_trees, self.options.task.clone())?.scores())
+        Ok(evaluate(self.scored(), &self.vocab, &self.dev_trees, self.options.task.clone())?.scores())
     }
 
     fn improves(new: &SplitScores, best: &SplitScores) -> bool {
@@ -551,11 +722,13 @@ impl Learner for ClassifierLearner {
         let training = serde_json::to_value(&self.options).expect("options serialize");
         let mut card = ModelCard::new(self.model.config().clone(), training, epoch, *dev);
         card.pretrained_embeddings = self.pretrained.clone();
-        ModelFiles::new(&self.model.tensors()?, &self.vocab, card, checkpoint::CLASSIFIER_FORMAT, self.weights_dtype)
+        ModelFiles::new(&self.scored().tensors()?, &self.vocab, card, checkpoint::CLASSIFIER_FORMAT, self.weights_dtype)
     }
 
     fn checkpoint_tensors(&self) -> Result<HashMap<String, Tensor>> {
-        self.model.tensors()
+        let mut tensors = self.model.tensors()?;
+        tensors.extend(self.average.checkpoint_entries());
+        Ok(tensors)
     }
 
     fn embedding_shape(&self) -> (usize, usize) {
@@ -585,12 +758,16 @@ pub fn train(
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainState> {
     let weights_dtype = options.validate()?;
+    let mut average = WeightAverage::new(options.average_last);
     let load = |split| dataset::load_split_for(data_dir, split, &options.task, &options.fields, limits.tree_tokens);
     let (train_trees, dev_trees) = (load(Split::Train)?, load(Split::Dev)?);
 
     let (vocab, tensors, mut state, optimizer_state, selected, pretrained) = if resume {
-        let r: Resumed<TrainOptions, SplitScores> = resume_checkpoint(out_dir, &options)?;
-        checkpoint::check_tensors(&r.dir, &r.tensors, &classifier_config(&options, r.vocab.len()))?;
+        let mut r: Resumed<TrainOptions, SplitScores> = resume_checkpoint(out_dir, &options)?;
+        let config = classifier_config(&options, r.vocab.len());
+        // Earlier epochs' weights for averaging travel beside the weights.
+        average.restore(&r.dir, &mut r.tensors)?;
+        checkpoint::check_tensors(&r.dir, &r.tensors, &config)?;
         // The vectors are not read again: the weights hold them, the selected model's card what
         // they covered.
         let pretrained = match &options.embeddings {
@@ -600,25 +777,7 @@ pub fn train(
         (r.vocab, r.tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected), pretrained)
     } else {
         ensure_fresh(out_dir)?;
-        let vocab = Vocab::build(
-            train_trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)),
-            options.lowercase,
-            options.min_count,
-        )?;
-        let mut tensors =
-            classifier_config(&options, vocab.len()).init_parameters(options.seed, options.init_scale, device)?;
-        let pretrained = match &options.embeddings {
-            Some(path) => {
-                let found = vectors::read(path, &vocab, options.embedding_dim)?;
-                let key = "embedding.weight";
-                let mut table = tensors[key].flatten_all()?.to_vec1::<f32>()?;
-                found.copy_into(&mut table);
-                tensors.insert(key.to_string(), Tensor::from_vec(table, tensors[key].shape(), device)?);
-                let train_ids = train_trees.iter().flat_map(|t| t.tokens.iter().map(|w| vocab.token_id(w)));
-                Some(found.coverage(path, train_ids))
-            }
-            None => None,
-        };
+        let (vocab, tensors, pretrained) = initial_weights(&options, &train_trees, device)?;
         let state = TrainState {
             options: options.clone(),
             epochs_done: 0,
@@ -632,23 +791,139 @@ pub fn train(
         on_event(TrainEvent::Embeddings(coverage));
     }
     let config = classifier_config(&options, vocab.len());
+    if resume {
+        // The newest snapshot of the average is the weights the run goes on from.
+        average.push(tensors.clone(), &config, device)?;
+    }
     let (map, vars) = trainable_tensors(tensors, device)?;
     let model = Classifier::load(VarBuilder::from_tensors(map, DType::F32, device), config)?;
     let mut optimizer = AdaGrad::new(adagrad_config(&options), vars, vocab.len() * options.embedding_dim)?;
     if let Some((dir, opt)) = optimizer_state {
         optimizer.load_state(&opt).map_err(|m| Error::checkpoint(dir, m))?;
     }
-    let examples = batch::unique_phrases(&train_trees, &vocab, options.task.clone());
+    let examples = training_examples(&options, &train_trees, &vocab);
     let settings = LoopSettings {
         epochs: options.epochs,
         patience: options.patience,
         batch_size: options.batch_size,
         dropout: options.dropout,
         seed: options.seed,
+        lr: options.lr,
+        lr_schedule: options.lr_schedule,
     };
-    let mut learner = ClassifierLearner { model, vocab, examples, dev_trees, options, weights_dtype, pretrained };
+    let word_rng = word_dropout_rng(options.seed, 0);
+    let mut learner =
+        ClassifierLearner { model, vocab, examples, dev_trees, options, weights_dtype, pretrained, word_rng, average };
     run_epochs(out_dir, &mut learner, &mut optimizer, &mut state, selected, settings, on_event)?;
     Ok(state)
+}
+
+/// A fresh run's vocabulary (from the training trees) and initial weights, with what the
+/// pretrained vectors (if any) covered.
+fn initial_weights(
+    options: &TrainOptions,
+    train_trees: &[sst::Tree],
+    device: &Device,
+) -> Result<(Vocab, HashMap<String, Tensor>, Option<Coverage>)> {
+    let vocab = Vocab::build(
+        train_trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)),
+        options.lowercase,
+        options.min_count,
+    )?;
+    let mut tensors =
+        classifier_config(options, vocab.len()).init_parameters(options.seed, options.init_scale, device)?;
+    let pretrained = match &options.embeddings {
+        Some(path) => {
+            let found = vectors::read(path, &vocab, options.embedding_dim)?;
+            let key = "embedding.weight";
+            let mut table = tensors[key].flatten_all()?.to_vec1::<f32>()?;
+            found.copy_into(&mut table);
+            tensors.insert(key.to_string(), Tensor::from_vec(table, tensors[key].shape(), device)?);
+            let train_ids = train_trees.iter().flat_map(|t| t.tokens.iter().map(|w| vocab.token_id(w)));
+            Some(found.coverage(path, train_ids))
+        }
+        None => None,
+    };
+    Ok((vocab, tensors, pretrained))
+}
+
+fn training_examples(options: &TrainOptions, trees: &[sst::Tree], vocab: &Vocab) -> Vec<batch::Example> {
+    match options.phrases {
+        PhraseSet::Unique => batch::unique_phrases(trees, vocab, options.task.clone()),
+        PhraseSet::All => batch::all_phrases(trees, vocab, options.task.clone()),
+    }
+}
+
+/// One measurement of a learning-rate range test.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RangePoint {
+    /// 1-based batch.
+    pub batch: usize,
+    /// The rate the batch was trained with.
+    pub lr: f64,
+    /// The training loss, exponentially smoothed (factor 0.98, bias-corrected).
+    pub smoothed_loss: f64,
+    /// Dev sentence accuracy after the batch, at the measured points only.
+    pub dev_accuracy: Option<f64>,
+}
+
+/// The learning-rate range test (Smith 2015): one epoch of `options`' training from fresh
+/// weights, batch `k` of `n` at rate `min_lr * (options.lr / min_lr)^(k / (n - 1))`, with dev
+/// sentence accuracy measured after `dev_points` evenly spaced batches (the last included). It
+/// stops early once the smoothed loss passes four times its lowest value (the rate diverges).
+/// Nothing is written; `on_point` sees every batch's point as it comes.
+pub fn lr_range_test(
+    data_dir: &Path,
+    options: &TrainOptions,
+    min_lr: f64,
+    dev_points: usize,
+    limits: &Limits,
+    device: &Device,
+    on_point: &mut dyn FnMut(&RangePoint),
+) -> Result<Vec<RangePoint>> {
+    options.validate()?;
+    if !(min_lr > 0.0 && min_lr < options.lr) {
+        return Err(Error::invalid("lr_min", format!("must be positive and below --lr {}, got {min_lr}", options.lr)));
+    }
+    let load = |split| dataset::load_split_for(data_dir, split, &options.task, &options.fields, limits.tree_tokens);
+    let (train_trees, dev_trees) = (load(Split::Train)?, load(Split::Dev)?);
+    let (vocab, tensors, _) = initial_weights(options, &train_trees, device)?;
+    let config = classifier_config(options, vocab.len());
+    let (map, vars) = trainable_tensors(tensors, device)?;
+    let mut model = Classifier::load(VarBuilder::from_tensors(map, DType::F32, device), config)?;
+    let mut optimizer = AdaGrad::new(adagrad_config(options), vars, vocab.len() * options.embedding_dim)?;
+    let examples = training_examples(options, &train_trees, &vocab);
+    let mut rng = StdRng::seed_from_u64(options.seed.wrapping_mul(1_000_003).wrapping_add(1));
+    let lengths = examples.iter().map(|e| e.ids.len());
+    let batches = batch::length_batches(lengths, options.batch_size, Some(&mut rng));
+    let mut dropout = Dropout::new(options.dropout, options.seed ^ (1u64 << 32) ^ 0xD0);
+    let mut word_rng = word_dropout_rng(options.seed, 1);
+    let n = batches.len();
+    let measured = |k: usize| dev_points > 0 && ((k + 1) * dev_points) / n > (k * dev_points) / n;
+    let (mut points, mut average, mut lowest) = (Vec::with_capacity(n), 0f64, f64::INFINITY);
+    for (k, indices) in batches.iter().enumerate() {
+        let lr = range_test_lr(min_lr, options.lr, k, n);
+        optimizer.set_lr(lr);
+        let refs: Vec<&batch::Example> = indices.iter().map(|&i| &examples[i]).collect();
+        let mut b = Batch::from_examples(&refs);
+        b.drop_words(options.word_dropout, &mut word_rng);
+        let loss = train_step(&mut model, &mut optimizer, &b, &mut dropout)? as f64;
+        average = 0.98 * average + 0.02 * loss;
+        let smoothed_loss = average / (1.0 - 0.98f64.powi(k as i32 + 1));
+        let dev_accuracy = if measured(k) {
+            Some(evaluate(&model, &vocab, &dev_trees, options.task.clone())?.scores().sentence_accuracy)
+        } else {
+            None
+        };
+        let point = RangePoint { batch: k + 1, lr, smoothed_loss, dev_accuracy };
+        on_point(&point);
+        points.push(point);
+        lowest = lowest.min(smoothed_loss);
+        if !smoothed_loss.is_finite() || smoothed_loss > 4.0 * lowest {
+            break;
+        }
+    }
+    Ok(points)
 }
 
 /// What the pretrained vectors of a run covered, as its selected model's card records it.
