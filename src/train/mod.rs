@@ -663,6 +663,11 @@ impl WeightAverage {
             }
             older[k].insert(weight, t);
         }
+        let complete =
+            |s: &HashMap<String, Tensor>| s.len() == tensors.len() && s.keys().all(|k| tensors.contains_key(k));
+        if !older.iter().all(complete) {
+            return Err(Error::checkpoint(dir, "the averaging entries do not hold every weight of each earlier epoch"));
+        }
         self.snapshots = older.into();
         Ok(())
     }
@@ -705,6 +710,9 @@ impl Learner for ClassifierLearner {
     }
 
     fn end_epoch(&mut self) -> Result<()> {
+        if self.average.window <= 1 {
+            return Ok(());
+        }
         let config = self.model.config().clone();
         let device = self.model.device().clone();
         self.average.push(self.model.tensors()?, &config, &device)
