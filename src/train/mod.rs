@@ -492,8 +492,7 @@ pub fn run_epochs<L: Learner, O: RunOptions>(
             value,
             last_good_epoch: state.epochs_done,
         };
-        let mut rng = StdRng::seed_from_u64(settings.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
-        let mut dropout = Dropout::new(settings.dropout, settings.seed ^ ((epoch as u64) << 32) ^ 0xD0);
+        let (mut rng, mut dropout) = epoch_generators(settings.seed, epoch, settings.dropout);
         let batches = batch::length_batches(lengths.iter().copied(), settings.batch_size, Some(&mut rng));
         on_event(TrainEvent::EpochStart { epoch, batches: batches.len() });
         learner.start_epoch(settings.seed, epoch);
@@ -563,6 +562,13 @@ pub fn run_epochs<L: Learner, O: RunOptions>(
         on_event(TrainEvent::EpochEnd(state.history.last().expect("just pushed")));
     }
     Ok(())
+}
+
+/// An epoch's generators: the shuffling of its batches and its dropout masks, seeded by
+/// `(seed, epoch)` so that a resumed run draws what an uninterrupted one would.
+fn epoch_generators(seed: u64, epoch: usize, dropout: f32) -> (StdRng, Dropout) {
+    let shuffle = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
+    (shuffle, Dropout::new(dropout, seed ^ ((epoch as u64) << 32) ^ 0xD0))
 }
 
 /// The first entry of `tensors` (by name) holding a NaN or infinite value, with that value.
@@ -898,31 +904,33 @@ pub fn lr_range_test(
     let (vocab, tensors, _) = initial_weights(options, &train_trees, device)?;
     let config = classifier_config(options, vocab.len());
     let (map, vars) = trainable_tensors(tensors, device)?;
-    let mut model = Classifier::load(VarBuilder::from_tensors(map, DType::F32, device), config)?;
+    let model = Classifier::load(VarBuilder::from_tensors(map, DType::F32, device), config)?;
     let mut optimizer = AdaGrad::new(adagrad_config(options), vars, vocab.len() * options.embedding_dim)?;
     let examples = training_examples(options, &train_trees, &vocab);
-    let mut rng = StdRng::seed_from_u64(options.seed.wrapping_mul(1_000_003).wrapping_add(1));
-    let lengths = examples.iter().map(|e| e.ids.len());
-    let batches = batch::length_batches(lengths, options.batch_size, Some(&mut rng));
-    let mut dropout = Dropout::new(options.dropout, options.seed ^ (1u64 << 32) ^ 0xD0);
-    let mut word_rng = word_dropout_rng(options.seed, 1);
+    let mut learner = ClassifierLearner {
+        model,
+        vocab,
+        examples,
+        dev_trees,
+        options: options.clone(),
+        weights_dtype: DType::F32,
+        pretrained: None,
+        word_rng: word_dropout_rng(options.seed, 1),
+        average: WeightAverage::new(1),
+    };
+    // The first epoch of a run with these options, batch for batch.
+    let (mut rng, mut dropout) = epoch_generators(options.seed, 1, options.dropout);
+    let batches = batch::length_batches(learner.example_lengths(), options.batch_size, Some(&mut rng));
     let n = batches.len();
     let measured = |k: usize| dev_points > 0 && ((k + 1) * dev_points) / n > (k * dev_points) / n;
     let (mut points, mut average, mut lowest) = (Vec::with_capacity(n), 0f64, f64::INFINITY);
     for (k, indices) in batches.iter().enumerate() {
         let lr = range_test_lr(min_lr, options.lr, k, n);
         optimizer.set_lr(lr);
-        let refs: Vec<&batch::Example> = indices.iter().map(|&i| &examples[i]).collect();
-        let mut b = Batch::from_examples(&refs);
-        b.drop_words(options.word_dropout, &mut word_rng);
-        let loss = train_step(&mut model, &mut optimizer, &b, &mut dropout)? as f64;
+        let loss = learner.train_batch(&mut optimizer, indices, &mut dropout)?.loss as f64;
         average = 0.98 * average + 0.02 * loss;
         let smoothed_loss = average / (1.0 - 0.98f64.powi(k as i32 + 1));
-        let dev_accuracy = if measured(k) {
-            Some(evaluate(&model, &vocab, &dev_trees, options.task.clone())?.scores().sentence_accuracy)
-        } else {
-            None
-        };
+        let dev_accuracy = if measured(k) { Some(learner.evaluate()?.sentence_accuracy) } else { None };
         let point = RangePoint { batch: k + 1, lr, smoothed_loss, dev_accuracy };
         on_point(&point);
         points.push(point);
