@@ -107,11 +107,11 @@ fn main() -> anyhow::Result<()> {
         }
         let pb = PairBatch::new(b, b);
         if autograd {
-            let g = model.training_gradients_with(TrainingPass::Autograd, &pb, Some(&mut dropout))?;
+            let g = model.training_gradients_with(TrainingPass::Autograd, &pb, Some(&mut dropout), 0.0)?;
             let ids: Vec<u32> = pb.src_ids.iter().chain(&pb.decoder_ids).copied().collect();
             optimizer.step(&g.grads, model.embedding_mut(), &ids, &g.embedding_grad)?;
         } else {
-            train_step(&mut model, &mut optimizer, &pb, &mut dropout)?;
+            train_step(&mut model, &mut optimizer, &pb, &mut dropout, 0.0)?;
         }
         sentences += pb.batch;
         tokens += pb.target_tokens();

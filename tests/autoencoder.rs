@@ -12,7 +12,7 @@ use salient::data::PairBatch;
 use salient::explain::autoencoder::{jacobian, output_scores};
 use salient::explain::ScoreKind;
 use salient::model::{Autoencoder, AutoencoderConfig, NoTrace};
-use salient::train::autoencoder::{train_autoencoder, AutoencoderOptions};
+use salient::train::autoencoder::{train_autoencoder, AutoencoderOptions, InitFrom};
 
 mod common;
 
@@ -256,6 +256,65 @@ fn training_learns_is_reproducible_and_resumes_exactly() {
     assert_eq!(loaded.card.epoch, full.best.as_ref().unwrap().0);
     let ids = loaded.vocab.encode_text("the cat sat on a mat .").unwrap().ids;
     assert!(!ids.contains(&salient::data::vocab::UNK_ID));
+}
+
+/// A run started from a trained model (`init_from`) begins where that model is, trains with
+/// dropout on the decoder's outputs, resumes exactly, and is refused when its shape or the
+/// model's weights differ from what it names.
+#[test]
+fn a_run_starts_from_a_trained_model_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    let run = |out: &Path, options: AutoencoderOptions, resume: bool| {
+        train_autoencoder(dir.path(), out, options, resume, &Device::Cpu, &mut |_| {})
+    };
+    let trained = dir.path().join("trained");
+    let base = run(&trained, AutoencoderOptions { epochs: 12, ..tiny_options() }, false).unwrap();
+    let base_best = base.best.unwrap().1;
+    let fresh = run(&dir.path().join("fresh"), AutoencoderOptions { epochs: 1, ..tiny_options() }, false).unwrap();
+    let init = InitFrom::of(&trained).unwrap();
+    let warm = AutoencoderOptions {
+        epochs: 2,
+        lr: 0.003,
+        output_dropout: 0.3,
+        init_from: Some(init.clone()),
+        ..tiny_options()
+    };
+    let whole = dir.path().join("whole");
+    let started = run(&whole, warm.clone(), false).unwrap();
+    let first = started.history[0].dev;
+    let fresh_first = fresh.history[0].dev;
+    assert!(
+        first.perplexity < fresh_first.perplexity * 0.8 && first.perplexity < base_best.perplexity * 1.5,
+        "one epoch from the trained model: {first:?}; from random weights: {fresh_first:?}; the trained model: {base_best:?}"
+    );
+    // The vocabulary is the trained model's.
+    let tokenizer = |d: &Path| std::fs::read(d.join("tokenizer.json")).unwrap();
+    assert_eq!(tokenizer(&whole), tokenizer(&trained));
+    // One epoch, then resumed for the second: the same weights as two in one go.
+    let part = dir.path().join("part");
+    run(&part, AutoencoderOptions { epochs: 1, ..warm.clone() }, false).unwrap();
+    run(&part, warm.clone(), true).unwrap();
+    let checkpoint = |d: &Path| std::fs::read(d.join("checkpoint").join("model.safetensors")).unwrap();
+    assert_eq!(checkpoint(&part), checkpoint(&whole));
+    // Output dropout changes the training.
+    let plain = dir.path().join("plain");
+    run(&plain, AutoencoderOptions { output_dropout: 0.0, ..warm.clone() }, false).unwrap();
+    assert_ne!(checkpoint(&plain), checkpoint(&whole));
+    // A shape that differs from the model's, or weights that are not the ones named, are refused.
+    let e = run(&dir.path().join("wide"), AutoencoderOptions { hidden_dim: 48, ..warm.clone() }, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hidden_dim is 32 but this run's is 48"), "{e}");
+    let e = run(&dir.path().join("small"), AutoencoderOptions { vocab_size: 10, ..warm.clone() }, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("more than this run's vocab_size of 10"), "{e}");
+    let other = InitFrom { weights_sha256: "0".repeat(64), ..init };
+    let e = run(&dir.path().join("other"), AutoencoderOptions { init_from: Some(other), ..warm }, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not the 0000"), "{e}");
 }
 
 #[test]

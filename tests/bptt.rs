@@ -279,11 +279,12 @@ mod autoencoder {
             for (dtype, tol) in [(DType::F32, 2e-5), (DType::F64, 1e-10)] {
                 let m = model(reverse, &p, dtype);
                 assert_eq!(m.training_pass() == TrainingPass::Hand, dtype == DType::F32);
-                for dropout in [0.0, 0.3] {
-                    let run =
-                        |pass| m.training_gradients_with(pass, &batch(), Some(&mut Dropout::new(dropout, 8))).unwrap();
+                for (dropout, output) in [(0.0, 0.0), (0.3, 0.0), (0.0, 0.4), (0.3, 0.4)] {
+                    let run = |pass| {
+                        m.training_gradients_with(pass, &batch(), Some(&mut Dropout::new(dropout, 8)), output).unwrap()
+                    };
                     let (hand, auto) = (run(TrainingPass::Hand), run(TrainingPass::Autograd));
-                    let what = format!("reverse={reverse} {dtype:?} p={dropout}");
+                    let what = format!("reverse={reverse} {dtype:?} p={dropout} output p={output}");
                     assert_close(&format!("{what} loss"), &[hand.loss as f64], &[auto.loss as f64], tol);
                     for ((name, h), (_, a)) in grads(&m, &hand).iter().zip(&grads(&m, &auto)) {
                         assert!(a.iter().any(|&v| v != 0.0), "{what}: {name} has a zero gradient");
@@ -301,7 +302,8 @@ mod autoencoder {
         }
     }
 
-    /// Every weight's gradient against central differences of the loss in f64, with dropout.
+    /// Every weight's gradient against central differences of the loss in f64, with dropout on
+    /// the embeddings and on the decoder's outputs.
     #[test]
     fn hand_pass_gradients_match_finite_differences_in_f64() {
         let b = batch();
@@ -313,11 +315,11 @@ mod autoencoder {
             let y = d.apply(&m.embed(&b.decoder_ids, b.tgt_len, b.batch).unwrap()).unwrap();
             let mask = m.source_mask(&b).unwrap();
             let state = m.encode_embedded(&x, mask.as_deref(), &mut NoTrace).unwrap();
-            let hidden = m.decode_hidden(&state, &y, &mut NoTrace).unwrap();
+            let hidden = d.apply_at(0.4, &m.decode_hidden(&state, &y, &mut NoTrace).unwrap()).unwrap();
             m.reconstruction_loss(&hidden, &b.targets).unwrap().to_scalar::<f64>().unwrap()
         };
         let m = model(true, &p, DType::F64);
-        let g = m.training_gradients_with(TrainingPass::Hand, &b, Some(&mut Dropout::new(0.25, 2))).unwrap();
+        let g = m.training_gradients_with(TrainingPass::Hand, &b, Some(&mut Dropout::new(0.25, 2)), 0.4).unwrap();
         let eps = 1e-6;
         for (name, values) in grads(&m, &g) {
             let base = p[&name].flatten_all().unwrap().to_vec1::<f32>().unwrap();

@@ -9,7 +9,7 @@ use salient::data::PairBatch;
 use salient::eval::{evaluate_reconstruction, ReconstructionScores};
 use salient::figures::autoencoder::AutoencoderSaliencyOptions;
 use salient::figures::{data_dir, InputArgs, ModelArg, SeedArg, DEFAULT_AUTOENCODER};
-use salient::train::autoencoder::{train_autoencoder, AutoencoderOptions};
+use salient::train::autoencoder::{train_autoencoder, AutoencoderOptions, InitFrom};
 use salient::train::EpochRecord;
 
 use super::figure::FigureArgs;
@@ -81,6 +81,13 @@ struct TrainArgs {
     /// Dropout on input embeddings.
     #[arg(long, default_value_t = AutoencoderOptions::default().dropout)]
     dropout: f32,
+    /// Dropout on the decoder's hidden states before the output softmax.
+    #[arg(long, default_value_t = AutoencoderOptions::default().output_dropout)]
+    output_dropout: f32,
+    /// Start from a trained autoencoder's weights and vocabulary (a directory or a model's name,
+    /// such as `autoencoder`) instead of random ones; the run's shape options must match it.
+    #[arg(long, value_name = "DIR|NAME")]
+    init_from: Option<PathBuf>,
     /// Seed for initialisation, shuffling and dropout.
     #[command(flatten)]
     seed: SeedArg,
@@ -96,8 +103,15 @@ struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn options(&self) -> AutoencoderOptions {
-        AutoencoderOptions {
+    fn options(&self) -> Result<AutoencoderOptions> {
+        let init_from = match &self.init_from {
+            Some(given) => Some(
+                InitFrom::of(&salient::locate::SearchPath::models().resolve(given)?)
+                    .with_context(|| format!("reading --init-from {}", given.display()))?,
+            ),
+            None => None,
+        };
+        Ok(AutoencoderOptions {
             embedding_dim: self.embedding_dim,
             hidden_dim: self.hidden_dim,
             vocab_size: self.vocab_size,
@@ -112,8 +126,10 @@ impl TrainArgs {
             seed: self.seed.seed,
             patience: self.patience,
             weights_dtype: self.weights_dtype.clone(),
+            output_dropout: self.output_dropout,
+            init_from,
             ..AutoencoderOptions::default()
-        }
+        })
     }
 }
 
@@ -172,7 +188,7 @@ fn train(args: TrainArgs, global: &GlobalArgs) -> Result<()> {
     let mut progress =
         progress("sentences", |r: &EpochRecord<ReconstructionScores>| format!("dev {}", describe(&r.dev)));
     let state =
-        train_autoencoder(&data_dir(&args.data)?, &args.out, args.options(), args.resume, &device, &mut progress)
+        train_autoencoder(&data_dir(&args.data)?, &args.out, args.options()?, args.resume, &device, &mut progress)
             .with_context(|| format!("training an autoencoder into {}", args.out.display()))?;
     match &state.best {
         Some((epoch, dev)) => eprintln!(

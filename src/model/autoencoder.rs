@@ -176,11 +176,17 @@ impl Autoencoder {
     }
 
     /// The teacher-forced mean reconstruction loss of the batch `b` per target token and every
-    /// gradient, with `dropout` on the encoder's and the decoder's input embeddings, on the pass
-    /// [`Self::training_pass`] chooses. The embedding rows' gradients follow the source ids, then
-    /// the decoder ids.
-    pub fn training_gradients(&self, b: &PairBatch, dropout: Option<&mut Dropout>) -> Result<TrainingGradients> {
-        self.training_gradients_with(self.training_pass(), b, dropout)
+    /// gradient, on the pass [`Self::training_pass`] chooses. With a `dropout` generator, its rate
+    /// drops the encoder's and the decoder's input embeddings and `output_dropout` the decoder's
+    /// hidden states before the softmax (masks drawn in that order). The embedding rows'
+    /// gradients follow the source ids, then the decoder ids.
+    pub fn training_gradients(
+        &self,
+        b: &PairBatch,
+        dropout: Option<&mut Dropout>,
+        output_dropout: f32,
+    ) -> Result<TrainingGradients> {
+        self.training_gradients_with(self.training_pass(), b, dropout, output_dropout)
     }
 
     /// [`Self::training_gradients`] on a given pass. The hand-written pass runs f32 and f64
@@ -190,27 +196,37 @@ impl Autoencoder {
         pass: TrainingPass,
         b: &PairBatch,
         dropout: Option<&mut Dropout>,
+        output_dropout: f32,
     ) -> Result<TrainingGradients> {
         match (pass, self.dtype()) {
-            (TrainingPass::Autograd, _) => self.training_gradients_autograd(b, dropout),
-            (TrainingPass::Hand, DType::F32) => train::autoencoder::<f32>(self, b, dropout),
-            (TrainingPass::Hand, DType::F64) => train::autoencoder::<f64>(self, b, dropout),
+            (TrainingPass::Autograd, _) => self.training_gradients_autograd(b, dropout, output_dropout),
+            (TrainingPass::Hand, DType::F32) => train::autoencoder::<f32>(self, b, dropout, output_dropout),
+            (TrainingPass::Hand, DType::F64) => train::autoencoder::<f64>(self, b, dropout, output_dropout),
             (TrainingPass::Hand, other) => {
                 Err(Error::invalid("pass", format!("the hand-written pass runs f32 or f64 weights, not {other:?}")))
             }
         }
     }
 
-    fn training_gradients_autograd(&self, b: &PairBatch, dropout: Option<&mut Dropout>) -> Result<TrainingGradients> {
+    fn training_gradients_autograd(
+        &self,
+        b: &PairBatch,
+        mut dropout: Option<&mut Dropout>,
+        output_dropout: f32,
+    ) -> Result<TrainingGradients> {
         let x = Var::from_tensor(&self.embed(&b.src_ids, b.src_len, b.batch)?)?;
         let y = Var::from_tensor(&self.embed(&b.decoder_ids, b.tgt_len, b.batch)?)?;
         let mask = self.source_mask(b)?;
-        let (xd, yd) = match dropout {
+        let (xd, yd) = match dropout.as_deref_mut() {
             Some(d) => (d.apply(x.as_tensor())?, d.apply(y.as_tensor())?),
             None => (x.as_tensor().clone(), y.as_tensor().clone()),
         };
         let state = self.encode_embedded(&xd, mask.as_deref(), &mut super::NoTrace)?;
         let hidden = self.decode_hidden(&state, &yd, &mut super::NoTrace)?;
+        let hidden = match dropout {
+            Some(d) => d.apply_at(output_dropout, &hidden)?,
+            None => hidden,
+        };
         let loss = self.reconstruction_loss(&hidden, &b.targets)?;
         let grads = loss.backward()?;
         let dim = self.config.embedding_dim;

@@ -197,20 +197,31 @@ impl Dropout {
 
     /// Apply to `x`: zero each element with probability `p`, scale the rest by `1/(1-p)`.
     pub fn apply(&mut self, x: &Tensor) -> Result<Tensor> {
-        match self.mask(x.elem_count()) {
-            Some(mask) => Ok((x * Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?)?),
-            None => Ok(x.clone()),
-        }
+        self.apply_at(self.p, x)
     }
 
     /// The next mask of `n` values (`0` or `1/(1-p)`), as [`Dropout::apply`] draws it; `None`
     /// (and nothing drawn) when `p` is 0.
     pub(crate) fn mask(&mut self, n: usize) -> Option<Vec<f32>> {
-        if self.p <= 0.0 {
+        self.mask_at(self.p, n)
+    }
+
+    /// [`Dropout::apply`] at the rate `p` in place of the generator's own, drawing from the same
+    /// stream (a model that drops two kinds of values at two rates).
+    pub fn apply_at(&mut self, p: f32, x: &Tensor) -> Result<Tensor> {
+        match self.mask_at(p, x.elem_count()) {
+            Some(mask) => Ok((x * Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?)?),
+            None => Ok(x.clone()),
+        }
+    }
+
+    /// The next mask of `n` values at the rate `p`; `None` (and nothing drawn) when `p` is 0.
+    pub(crate) fn mask_at(&mut self, p: f32, n: usize) -> Option<Vec<f32>> {
+        if p <= 0.0 {
             return None;
         }
-        let keep = 1.0 / (1.0 - self.p);
-        Some((0..n).map(|_| if self.rng.random::<f32>() < self.p { 0.0 } else { keep }).collect())
+        let keep = 1.0 / (1.0 - p);
+        Some((0..n).map(|_| if self.rng.random::<f32>() < p { 0.0 } else { keep }).collect())
     }
 }
 

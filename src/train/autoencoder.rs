@@ -2,7 +2,7 @@
 //! teacher forcing, mini-batches of equal-length sentences, selection on dev perplexity.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -55,6 +55,22 @@ pub struct AutoencoderOptions {
     pub init_scale: f32,
     /// Storage type of the selected model's weights: `f32` or `f16`.
     pub weights_dtype: String,
+    /// Dropout on the decoder's hidden states before the output softmax (0 is off).
+    #[serde(default, skip_serializing_if = "super::is_zero")]
+    pub output_dropout: f32,
+    /// Start from a trained autoencoder's weights and vocabulary rather than from random ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<InitFrom>,
+}
+
+/// The trained autoencoder a run started from: its directory and the SHA-256 of its weights, as
+/// its `config.json` records them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitFrom {
+    /// The model directory.
+    pub dir: PathBuf,
+    /// The SHA-256 of its `model.safetensors`.
+    pub weights_sha256: String,
 }
 
 impl Default for AutoencoderOptions {
@@ -76,6 +92,8 @@ impl Default for AutoencoderOptions {
             patience: 3,
             init_scale: 0.08,
             weights_dtype: "f32".into(),
+            output_dropout: 0.0,
+            init_from: None,
         }
     }
 }
@@ -99,6 +117,12 @@ impl AutoencoderOptions {
         }
         if self.clip_norm.is_nan() || self.clip_norm <= 0.0 {
             return Err(Error::invalid("clip_norm", format!("must be positive, got {}", self.clip_norm)));
+        }
+        if !(0.0..1.0).contains(&self.output_dropout) {
+            return Err(Error::invalid(
+                "output_dropout",
+                format!("must be at least 0 and below 1, got {}", self.output_dropout),
+            ));
         }
         check_common(self.lr, self.dropout, &self.weights_dtype)
     }
@@ -172,7 +196,7 @@ impl Learner for AutoencoderLearner {
     ) -> Result<BatchStats> {
         let seqs: Vec<&[u32]> = indices.iter().map(|&i| self.train[i].as_slice()).collect();
         let b = PairBatch::new(&seqs, &seqs);
-        let loss = train_step(&mut self.model, optimizer, &b, dropout)?;
+        let loss = train_step(&mut self.model, optimizer, &b, dropout, self.options.output_dropout)?;
         Ok(BatchStats { loss, examples: b.batch, tokens: b.target_tokens() })
     }
 
@@ -199,14 +223,16 @@ impl Learner for AutoencoderLearner {
     }
 }
 
-/// One teacher-forced forward, backward and update; returns the batch's mean loss per token.
+/// One teacher-forced forward, backward and update, with `dropout` on the input embeddings and
+/// `output_dropout` on the decoder's hidden states; returns the batch's mean loss per token.
 pub fn train_step(
     model: &mut Autoencoder,
     optimizer: &mut dyn Optimizer,
     b: &PairBatch,
     dropout: &mut Dropout,
+    output_dropout: f32,
 ) -> Result<f32> {
-    let g = model.training_gradients(b, Some(dropout))?;
+    let g = model.training_gradients(b, Some(dropout), output_dropout)?;
     let ids: Vec<u32> = b.src_ids.iter().chain(&b.decoder_ids).copied().collect();
     optimizer.step(&g.grads, model.embedding_mut(), &ids, &g.embedding_grad)?;
     Ok(g.loss)
@@ -233,8 +259,14 @@ pub fn train_autoencoder(
         (r.vocab, tensors, r.state, Some((r.dir, r.optimizer)), Some(r.selected))
     } else {
         ensure_fresh(out_dir)?;
-        let vocab = build_vocab(&train_text, options.lowercase, options.vocab_size)?;
-        let tensors = options.config(vocab.len()).init_parameters(options.seed, options.init_scale, device)?;
+        let (vocab, tensors) = match &options.init_from {
+            Some(init) => start_from(init, &options, device)?,
+            None => {
+                let vocab = build_vocab(&train_text, options.lowercase, options.vocab_size)?;
+                let tensors = options.config(vocab.len()).init_parameters(options.seed, options.init_scale, device)?;
+                (vocab, tensors)
+            }
+        };
         let state = TrainState {
             options: options.clone(),
             epochs_done: 0,
@@ -273,4 +305,60 @@ pub fn train_autoencoder(
     };
     run_epochs(out_dir, &mut learner, &mut optimizer, &mut state, selected, settings, on_event)?;
     Ok(state)
+}
+
+impl InitFrom {
+    /// The trained autoencoder in `dir`, with the weights' hash its `config.json` records
+    /// (checked against the weights as the model loads).
+    pub fn of(dir: &Path) -> Result<Self> {
+        let loaded = checkpoint::load_autoencoder(dir, &Device::Cpu, DType::F32)?;
+        Ok(InitFrom { dir: dir.to_path_buf(), weights_sha256: loaded.card.weights_sha256 })
+    }
+}
+
+/// The vocabulary and weights of the trained autoencoder a run starts from, checked against the
+/// run's options (the model's shape and case, a vocabulary no larger than `vocab_size`) and
+/// against the weights' hash recorded in `init`.
+fn start_from(
+    init: &InitFrom,
+    options: &AutoencoderOptions,
+    device: &Device,
+) -> Result<(Vocab, HashMap<String, Tensor>)> {
+    let loaded = checkpoint::load_autoencoder(&init.dir, device, DType::F32)?;
+    if loaded.card.weights_sha256 != init.weights_sha256 {
+        return Err(Error::checkpoint(
+            &init.dir,
+            format!(
+                "its weights have SHA-256 {}, not the {} this run started from",
+                loaded.card.weights_sha256, init.weights_sha256
+            ),
+        ));
+    }
+    let have = loaded.model.config();
+    let want = options.config(have.vocab_size);
+    let differs = [
+        ("embedding_dim", have.embedding_dim, want.embedding_dim),
+        ("hidden_dim", have.hidden_dim, want.hidden_dim),
+        ("max_len", have.max_len, want.max_len),
+        ("reverse_input", have.reverse_input as usize, want.reverse_input as usize),
+        ("lowercase", loaded.vocab.lowercase() as usize, options.lowercase as usize),
+    ]
+    .into_iter()
+    .find(|(_, a, b)| a != b);
+    if have.vocab_size > options.vocab_size {
+        return Err(Error::checkpoint(
+            &init.dir,
+            format!(
+                "its vocabulary has {} entries, more than this run's vocab_size of {}; give the run the model's settings to start from it",
+                have.vocab_size, options.vocab_size
+            ),
+        ));
+    }
+    if let Some((name, a, b)) = differs {
+        return Err(Error::checkpoint(
+            &init.dir,
+            format!("its {name} is {a} but this run's is {b}; give the run the model's settings to start from it"),
+        ));
+    }
+    Ok((loaded.vocab, loaded.model.tensors()?))
 }

@@ -199,13 +199,15 @@ pub(crate) fn classifier<T: Real>(
 
 /// The autoencoder's mean reconstruction loss on `b` (teacher forcing, `[PAD]` targets
 /// ignored) and its gradients, with dropout on the encoder's and the decoder's input
-/// embeddings (in that order, as the autograd pass draws them). The output softmax and its
-/// gradients are the fused loss's ([`crate::model::loss`]), run through candle's autograd on
-/// the decoder's hidden states alone.
+/// embeddings and, at `output_dropout`, on the decoder's hidden states before the softmax (in
+/// that order, as the autograd pass draws them). The output softmax and its gradients are the
+/// fused loss's ([`crate::model::loss`]), run through candle's autograd on the decoder's
+/// (dropped) hidden states alone.
 pub(crate) fn autoencoder<T: Real>(
     model: &Autoencoder,
     b: &PairBatch,
     mut dropout: Option<&mut Dropout>,
+    output_dropout: f32,
 ) -> Result<TrainingGradients> {
     let config = model.config();
     let (rows, dim, h) = (b.batch, config.embedding_dim, config.hidden_dim);
@@ -241,13 +243,21 @@ pub(crate) fn autoencoder<T: Real>(
     // The fused softmax loss through autograd: gradients of the output layer and of the
     // decoder's hidden states.
     let device = model.device();
-    let hidden = Var::from_vec(std::mem::take(&mut decoded.outputs), (tgt * rows, h), device)?;
+    let mut outputs = std::mem::take(&mut decoded.outputs);
+    let out_mask = dropout.as_mut().and_then(|d| d.mask_at(output_dropout, outputs.len()));
+    if let Some(m) = &out_mask {
+        outputs.iter_mut().zip(m).for_each(|(v, &m)| *v *= T::from_f64(m as f64));
+    }
+    let hidden = Var::from_vec(outputs, (tgt * rows, h), device)?;
     let loss = model.reconstruction_loss(hidden.as_tensor(), &b.targets)?;
     let mut store = loss.backward()?;
-    let d_hidden: Vec<T> = match store.remove(hidden.as_tensor()) {
+    let mut d_hidden: Vec<T> = match store.remove(hidden.as_tensor()) {
         Some(g) => host(&g)?,
         None => vec![T::zero(); tgt * rows * h],
     };
+    if let Some(m) = &out_mask {
+        d_hidden.iter_mut().zip(m).for_each(|(d, &m)| *d *= T::from_f64(m as f64));
+    }
 
     // Back through the decoder (every step's output), then the encoder (its final state).
     let mut dy = vec![T::zero(); y.len()];
