@@ -59,8 +59,13 @@ fn lookup<T: Real>(table: &Embedding, ids: &[u32]) -> Result<Vec<T>> {
 /// Multiply `values` by the next dropout mask of the generator (nothing when there is none).
 fn drop_out<T: Real>(values: &mut [T], dropout: &mut Option<&mut Dropout>) -> Option<Vec<f32>> {
     let mask = dropout.as_deref_mut()?.mask(values.len())?;
-    values.iter_mut().zip(&mask).for_each(|(v, &m)| *v *= T::from_f64(m as f64));
+    scale_by(values, &mask);
     Some(mask)
+}
+
+/// Multiply `values` by `mask`, element by element.
+fn scale_by<T: Real>(values: &mut [T], mask: &[f32]) {
+    values.iter_mut().zip(mask).for_each(|(v, &m)| *v *= T::from_f64(m as f64));
 }
 
 /// `values` times `mask` (when there is one), as f32.
@@ -246,7 +251,7 @@ pub(crate) fn autoencoder<T: Real>(
     let mut outputs = std::mem::take(&mut decoded.outputs);
     let out_mask = dropout.as_mut().and_then(|d| d.mask_at(output_dropout, outputs.len()));
     if let Some(m) = &out_mask {
-        outputs.iter_mut().zip(m).for_each(|(v, &m)| *v *= T::from_f64(m as f64));
+        scale_by(&mut outputs, m);
     }
     let hidden = Var::from_vec(outputs, (tgt * rows, h), device)?;
     let loss = model.reconstruction_loss(hidden.as_tensor(), &b.targets)?;
@@ -256,7 +261,7 @@ pub(crate) fn autoencoder<T: Real>(
         None => vec![T::zero(); tgt * rows * h],
     };
     if let Some(m) = &out_mask {
-        d_hidden.iter_mut().zip(m).for_each(|(d, &m)| *d *= T::from_f64(m as f64));
+        scale_by(&mut d_hidden, m);
     }
 
     // Back through the decoder (every step's output), then the encoder (its final state).
