@@ -1,13 +1,16 @@
 //! Training speed: phrases/s and tokens/s for each architecture at batch 32, with the same model
 //! in PyTorch (CPU) as a peer in the same run.
 //!
-//! `cargo bench --bench train` (options after `--`: `--batches N`, `--warmup N`, `--no-peer`, and
+//! `cargo bench --bench train` (options after `--`: `--batches N` (default: one epoch, every batch
+//! once), `--warmup N`, `--no-peer`, and
 //! `--autograd` to train on candle's autograd instead of the pass the model chooses, the
 //! hand-written one on the CPU: the speed before it, in the same build; `--device cuda` for the
 //! GPU, in a build with `--features cuda`).
 //! Both sides train the fine-grained task on the unique SST train phrases, batched by length
-//! (no padding), 60-d embeddings and hidden states, dropout, AdaGrad with L2; each times
-//! `--batches` batches after `--warmup` untimed ones, PyTorch on as many threads as salient
+//! (no padding), 60-d embeddings and hidden states, dropout, AdaGrad with L2 (the embedding
+//! table's rows updated sparsely on both); each times `--batches` batches after `--warmup`
+//! untimed ones, by default exactly one epoch, so that both time the same batches (each side
+//! shuffles them with its own generator), PyTorch on as many threads as salient
 //! (`RAYON_NUM_THREADS`, default 1). The peer is `benches/pytorch_peer.sh`,
 //! which installs torch from PyPI or says why it skipped. Results also go to
 //! `target/bench/train.json`.
@@ -46,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         // SAFETY: single-threaded so far.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
-    let (batches_n, warmup) = (arg("--batches", 300), arg("--warmup", 20));
+    let warmup = arg("--warmup", 20);
     let peer = !std::env::args().any(|a| a == "--no-peer");
     let autograd = std::env::args().any(|a| a == "--autograd");
     let device = device()?;
@@ -55,6 +58,7 @@ fn main() -> anyhow::Result<()> {
     let vocab = Vocab::build(trees.iter().flat_map(|t| t.tokens.iter().map(String::as_str)), true, 1)?;
     let examples = batch::unique_phrases(&trees, &vocab, Task::Fine);
     let order = batch::length_batches(examples.iter().map(|e| e.ids.len()), 32, Some(&mut StdRng::seed_from_u64(1)));
+    let batches_n = arg("--batches", order.len());
     let mut rows = Vec::new();
     for arch in [Arch::RNN, Arch::LSTM, Arch::BILSTM] {
         let options = TrainOptions { dropout: 0.1, ..TrainOptions::recommended(arch, Task::Fine) };
@@ -88,7 +92,9 @@ fn main() -> anyhow::Result<()> {
     let threads = candle_core::utils::get_num_threads();
     let pass = if autograd { "candle's autograd" } else { "the model's pass" };
     let on = if device.is_cpu() { format!("{threads} CPU thread(s)") } else { format!("{device:?}") };
-    println!("training speed, batch 32, unique SST train phrases batched by length, 60-d, {on} for salient ({pass})");
+    println!(
+        "training speed, batch 32, {batches_n} batches of unique SST train phrases batched by length, 60-d, {on} for salient ({pass})"
+    );
     println!("| model | salient phrases/s | salient tokens/s | PyTorch phrases/s | PyTorch tokens/s | ratio |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     let mut json = Vec::new();

@@ -77,8 +77,9 @@ pub struct GlobalArgs {
     /// Where tensors live (cuda needs a build with `--features cuda`).
     #[arg(long, value_enum, global = true, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
-    /// Worker threads: attribution and t-SNE [default: every CPU]; training's matrix products
-    /// [default: 1, which is fastest for these small matrices].
+    /// Worker threads: attribution and t-SNE [default: every CPU]; training [default: 1; more
+    /// split each classifier batch's rows and the large matrix products across threads, and
+    /// the weights then depend on the count, by rounding].
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
     /// Print nothing but results and errors (no progress, notes or summaries).

@@ -17,6 +17,7 @@ use gemm::{gemm, Parallelism};
 use num_traits::Float;
 use rayon::prelude::*;
 
+use super::exp::FastExp;
 use crate::error::{Error, Result};
 
 /// Rows per parallel task: enough work per task that splitting pays.
@@ -162,7 +163,12 @@ fn project<T: Float + Send + Sync + 'static>(hidden: &[T], weight: &[T], bias: &
 
 /// Turn each row of `logits` into `exp(logit - max)` in place; returns the loss summed over the
 /// counted rows and each row's `1 / sum` (`0` for an ignored row, whose buffer is left as is).
-fn softmax_rows<T: Float + Send + Sync>(logits: &mut [T], targets: &[u32], ignore: u32, vocab: usize) -> (f64, Vec<T>) {
+fn softmax_rows<T: Float + FastExp + Send + Sync>(
+    logits: &mut [T],
+    targets: &[u32],
+    ignore: u32,
+    vocab: usize,
+) -> (f64, Vec<T>) {
     let mut inverse = vec![T::zero(); targets.len()];
     let mut losses = vec![0f64; targets.len()];
     logits
@@ -177,16 +183,28 @@ fn softmax_rows<T: Float + Send + Sync>(logits: &mut [T], targets: &[u32], ignor
             }
             let max = row.iter().fold(T::neg_infinity(), |m, &x| m.max(x));
             let picked = row[target as usize];
-            let mut sum = T::zero();
+            // The exponentials in one loop and their sum in another, each of which vectorises.
             for x in row.iter_mut() {
-                *x = (*x - max).exp();
-                sum = sum + *x;
+                *x = (*x - max).exp_fast();
             }
+            let sum = lane_sum(row);
             *inv = sum.recip();
             // -log softmax = log(sum) + max - logit.
             *loss = (sum.ln() + max - picked).to_f64().unwrap_or(f64::NAN);
         });
     (losses.iter().sum(), inverse)
+}
+
+/// The sum of `values` in eight interleaved partial sums (which the compiler keeps in one vector
+/// register), then those in order.
+fn lane_sum<T: Float>(values: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let chunks = values.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(T::zero(), |a, &x| a + x);
+    for chunk in chunks {
+        lanes.iter_mut().zip(chunk).for_each(|(l, &x)| *l = *l + x);
+    }
+    lanes.iter().fold(tail, |a, &x| a + x)
 }
 
 /// Scale the rows of `exps` in place into `scale * (softmax - onehot(target))`; ignored rows
@@ -215,7 +233,7 @@ fn gradient_rows<T: Float + Send + Sync>(
 }
 
 impl ProjectedCrossEntropy {
-    fn forward<T: Float + WithDType + Send + Sync + 'static>(
+    fn forward<T: Float + FastExp + WithDType + Send + Sync + 'static>(
         &self,
         hidden: &[T],
         weight: &[T],

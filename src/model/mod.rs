@@ -21,6 +21,7 @@
 pub mod autoencoder;
 pub mod classifier;
 pub mod embedding;
+pub(crate) mod exp;
 pub mod hand;
 pub mod loss;
 pub mod recurrent;

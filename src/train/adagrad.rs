@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use candle_core::{Tensor, Var};
 
-use super::{Optimizer, RowGrads};
+use super::{host, Optimizer, RowGrads};
 use crate::error::Result;
 use crate::model::embedding::Embedding;
 
@@ -101,6 +101,24 @@ impl Optimizer for AdaGrad {
         let AdaGradConfig { lr, l2, eps, .. } = self.config;
         for slot in &mut self.dense {
             let Some(g) = grads.get(slot.var.as_tensor()) else { continue };
+            if host::on_host(&[slot.var.as_tensor(), g, &slot.accumulator]) {
+                let decay = if slot.decay { l2 as f32 } else { 0.0 };
+                let (lr, eps) = (lr as f32, eps as f32);
+                host::read(g, |g| -> Result<()> {
+                    host::update(&slot.accumulator, |a| -> Result<()> {
+                        host::update(slot.var.as_tensor(), |w| -> Result<()> {
+                            host::check_lengths(&slot.name, [w.len(), a.len(), g.len()])?;
+                            for ((w, a), &g) in w.iter_mut().zip(a.iter_mut()).zip(g) {
+                                let g = g + decay * *w;
+                                *a += g * g;
+                                *w -= g / (a.sqrt() + eps) * lr;
+                            }
+                            Ok(())
+                        })?
+                    })?
+                })??;
+                continue;
+            }
             // Detached: the update must not keep this step's autograd graph alive (through the
             // accumulator, every step's graph would be kept).
             let (g, w) = (g.detach(), slot.var.as_tensor().detach());

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
-use super::{Optimizer, RowGrads};
+use super::{host, Optimizer, RowGrads};
 use crate::error::Result;
 use crate::model::embedding::Embedding;
 
@@ -62,8 +62,9 @@ impl Adam {
         let dense = vars
             .into_iter()
             .map(|(name, var)| {
-                let zeros = var.as_tensor().zeros_like()?;
-                Ok(Slot { name, var, m: zeros.clone(), v: zeros })
+                // Two tensors, not one shared: the step updates each in place.
+                let (m, v) = (var.as_tensor().zeros_like()?, var.as_tensor().zeros_like()?);
+                Ok(Slot { name, var, m, v })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Adam {
@@ -104,7 +105,11 @@ impl Optimizer for Adam {
             Some(clip) => {
                 let mut sq: f64 = self.rows.rows().iter().map(|&g| (g as f64) * (g as f64)).sum();
                 for g in dense_grads.iter().flatten() {
-                    sq += g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+                    sq += if host::on_host(&[g]) {
+                        host::read(g, |g| g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())?
+                    } else {
+                        g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?
+                    };
                 }
                 let norm = sq.sqrt();
                 if norm > clip && norm.is_finite() {
@@ -120,6 +125,27 @@ impl Optimizer for Adam {
         let step_size = lr * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t));
         for (slot, g) in self.dense.iter_mut().zip(dense_grads) {
             let Some(g) = g else { continue };
+            if host::on_host(&[slot.var.as_tensor(), &g, &slot.m, &slot.v]) {
+                let (b1, b2, eps, step_size, scale) =
+                    (beta1 as f32, beta2 as f32, eps as f32, step_size as f32, scale as f32);
+                host::read(&g, |g| -> Result<()> {
+                    host::update(&slot.m, |m| -> Result<()> {
+                        host::update(&slot.v, |v| -> Result<()> {
+                            host::update(slot.var.as_tensor(), |w| -> Result<()> {
+                                host::check_lengths(&slot.name, [w.len(), m.len(), v.len(), g.len()])?;
+                                for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                                    let g = g * scale;
+                                    *m = *m * b1 + g * (1.0 - b1);
+                                    *v = *v * b2 + g * g * (1.0 - b2);
+                                    *w -= *m / (v.sqrt() + eps) * step_size;
+                                }
+                                Ok(())
+                            })?
+                        })?
+                    })?
+                })??;
+                continue;
+            }
             let g = if scale != 1.0 { g.affine(scale, 0.0)? } else { g };
             slot.m = (slot.m.affine(beta1, 0.0)? + g.affine(1.0 - beta1, 0.0)?)?;
             slot.v = (slot.v.affine(beta2, 0.0)? + g.sqr()?.affine(1.0 - beta2, 0.0)?)?;

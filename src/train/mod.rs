@@ -16,6 +16,7 @@
 pub mod adagrad;
 pub mod adam;
 pub mod autoencoder;
+mod host;
 pub mod schedule;
 mod store;
 

@@ -94,10 +94,10 @@ fn store_layer<T: Real>(store: &mut GradStore, w: &Weights, g: LayerGrads<T>, de
     Ok(())
 }
 
-/// Mean cross-entropy of `logits` `(rows, classes)` against `labels`, and its gradient.
-fn cross_entropy<T: Real>(logits: &[T], labels: &[u32], classes: usize) -> (T, Vec<T>) {
-    let rows = labels.len();
-    let scale = T::one() / T::from_f64(rows.max(1) as f64);
+/// Cross-entropy of `logits` `(rows, classes)` against `labels`, summed and divided by `batch`
+/// (the rows of the whole batch these are part of), and its gradient.
+fn cross_entropy<T: Real>(logits: &[T], labels: &[u32], classes: usize, batch: usize) -> (T, Vec<T>) {
+    let scale = T::one() / T::from_f64(batch.max(1) as f64);
     let mut total = T::zero();
     let mut grad = vec![T::zero(); logits.len()];
     for ((z, dz), &label) in logits.chunks_exact(classes).zip(grad.chunks_exact_mut(classes)).zip(labels) {
@@ -119,11 +119,10 @@ fn cross_entropy<T: Real>(logits: &[T], labels: &[u32], classes: usize) -> (T, V
 pub(crate) fn classifier<T: Real>(
     model: &Classifier,
     b: &Batch,
-    mut dropout: Option<&mut Dropout>,
+    dropout: Option<&mut Dropout>,
 ) -> Result<TrainingGradients> {
     let config = model.config();
-    let (rows, steps, dim, h, classes) =
-        (b.batch, b.seq_len, config.embedding_dim, config.hidden_dim, config.num_classes());
+    let (rows, steps, classes) = (b.batch, b.seq_len, config.num_classes());
     if steps == 0 || b.ids.len() != rows * steps || b.mask.len() != rows * steps || b.labels.len() != rows {
         return Err(Error::invalid(
             "batch",
@@ -138,68 +137,170 @@ pub(crate) fn classifier<T: Real>(
     if let Some(&label) = b.labels.iter().find(|&&l| l as usize >= classes) {
         return Err(Error::invalid("label", format!("{label} is not below the {classes} classes")));
     }
+    let parts = match candle_core::utils::get_num_threads() {
+        threads if threads > 1 => threads.min(rows / MIN_PART_ROWS).max(1),
+        _ => 1,
+    };
+    classifier_in_parts::<T>(model, b, dropout, parts)
+}
+
+/// The fewest batch rows a thread of the classifier's pass takes on.
+const MIN_PART_ROWS: usize = 8;
+
+/// [`classifier`] with the batch's rows split into `parts` consecutive parts, run forward and
+/// back on threads of their own (the rows of a batch are independent until the mean loss);
+/// their gradients are summed in part order, so the result depends on `parts` (by rounding)
+/// but not on which thread ran which part. The dropout masks are drawn for the whole batch first,
+/// in the autograd pass's order (the embeddings, then the representation).
+pub(crate) fn classifier_in_parts<T: Real>(
+    model: &Classifier,
+    b: &Batch,
+    mut dropout: Option<&mut Dropout>,
+    parts: usize,
+) -> Result<TrainingGradients> {
+    use rayon::prelude::*;
+    let config = model.config();
+    let (rows, steps, dim, h) = (b.batch, b.seq_len, config.embedding_dim, config.hidden_dim);
     let layers = model.layers().iter().map(HostLayer::<T>::new).collect::<Result<Vec<_>>>()?;
     let (out_w, out_b) = model.output();
-    let (w_out, b_out): (Vec<T>, Vec<T>) = (host(out_w)?, host(out_b)?);
+    let out = (host::<T>(out_w)?, host::<T>(out_b)?);
+    let r_dim = h * layers.len();
 
     let mut x = lookup::<T>(model.embedding(), &b.ids)?;
     let x_mask = drop_out(&mut x, &mut dropout);
-    let x_tm = transpose_rows(&x, rows, steps, dim);
-    let mut real = vec![false; rows * steps];
-    for (k, &m) in b.mask.iter().enumerate() {
-        real[(k % steps) * rows + k / steps] = m != 0.0;
-    }
-    let s = Shape { batch: rows, steps, dim, hidden: h };
+    let r_mask = dropout.and_then(|d| d.mask(rows * r_dim));
+    let pass = ClassifierPass { layers: &layers, out: (&out.0, &out.1), steps, dim, h, rows };
+    let parts = parts.clamp(1, rows.max(1));
+    let bounds: Vec<(usize, usize)> = (0..parts).map(|p| (p * rows / parts, (p + 1) * rows / parts)).collect();
+    let results: Vec<PartGrads<T>> = bounds
+        .par_iter()
+        .map(|&(r0, r1)| {
+            pass.run(
+                &x[r0 * steps * dim..r1 * steps * dim],
+                &b.mask[r0 * steps..r1 * steps],
+                &b.labels[r0..r1],
+                r_mask.as_deref().map(|m| &m[r0 * r_dim..r1 * r_dim]),
+            )
+        })
+        .collect();
 
-    // Forward: each layer's final state into its slot of the representation.
-    let r_dim = h * layers.len();
-    let mut repr = vec![T::zero(); rows * r_dim];
-    let mut runs: Vec<Run<T>> = Vec::with_capacity(layers.len());
-    for (l, layer) in layers.iter().enumerate() {
-        let run = layer.forward(s, &x_tm, &real, None, false);
-        for row in 0..rows {
-            repr[row * r_dim + l * h..row * r_dim + (l + 1) * h].copy_from_slice(&run.h[row * h..(row + 1) * h]);
-        }
-        runs.push(run);
+    let mut results = results.into_iter();
+    let mut total = results.next().expect("at least one part");
+    for part in results {
+        total.add(part);
     }
-    let r_mask = drop_out(&mut repr, &mut dropout);
-    let mut logits = vec![T::zero(); rows * classes];
-    for row in logits.chunks_exact_mut(classes) {
-        row.copy_from_slice(&b_out);
-    }
-    matmul(&mut logits, Mat::rows(&repr, r_dim), Mat::t(&w_out, r_dim), rows, classes, r_dim, true);
-    let (loss, dz) = cross_entropy(&logits, &b.labels, classes);
-
-    // Backward: the output layer, then each recurrent layer through time.
     let device = model.device();
     let mut store = GradStore::default();
-    let mut d_w_out = vec![T::zero(); classes * r_dim];
-    matmul(&mut d_w_out, Mat::t(&dz, classes), Mat::rows(&repr, r_dim), classes, r_dim, rows, false);
-    let mut d_b_out = vec![T::zero(); classes];
-    add_column_sums(&mut d_b_out, &dz, classes);
-    store.insert(out_w, Tensor::from_vec(d_w_out, out_w.shape(), device)?);
-    store.insert(out_b, Tensor::from_vec(d_b_out, out_b.shape(), device)?);
-    let mut d_repr = vec![T::zero(); rows * r_dim];
-    matmul(&mut d_repr, Mat::rows(&dz, classes), Mat::rows(&w_out, r_dim), rows, r_dim, classes, false);
-    if let Some(m) = &r_mask {
-        d_repr.iter_mut().zip(m).for_each(|(d, &m)| *d *= T::from_f64(m as f64));
+    store.insert(out_w, Tensor::from_vec(total.d_w_out, out_w.shape(), device)?);
+    store.insert(out_b, Tensor::from_vec(total.d_b_out, out_b.shape(), device)?);
+    for (g, any) in total.layers.into_iter().zip(model.layers()) {
+        store_layer(&mut store, any.weights(), g, device)?;
     }
-    let mut dx_tm = vec![T::zero(); steps * rows * dim];
-    for (l, ((layer, run), any)) in layers.iter().zip(&runs).zip(model.layers()).enumerate() {
-        let mut dh = vec![T::zero(); rows * h];
-        for row in 0..rows {
-            dh[row * h..(row + 1) * h].copy_from_slice(&d_repr[row * r_dim + l * h..row * r_dim + (l + 1) * h]);
-        }
-        let upstream = Upstream { outputs: None, h: dh, c: vec![T::zero(); run.c.len()] };
-        let down = layer.backward(s, run, &real, upstream, &mut dx_tm, Some(&x_tm));
-        store_layer(&mut store, any.weights(), down.grads.expect("asked for"), device)?;
-    }
-    let dx = transpose_rows(&dx_tm, steps, rows, dim);
     Ok(TrainingGradients {
-        loss: loss.to_f64() as f32,
+        loss: total.loss.to_f64() as f32,
         grads: store,
-        embedding_grad: masked_f32(&dx, x_mask.as_deref()),
+        embedding_grad: masked_f32(&total.dx, x_mask.as_deref()),
     })
+}
+
+/// What the classifier's pass over some rows of a batch shares with the other parts.
+struct ClassifierPass<'a, T> {
+    layers: &'a [HostLayer<T>],
+    /// The output layer's weight `(classes, r_dim)` and bias.
+    out: (&'a [T], &'a [T]),
+    steps: usize,
+    dim: usize,
+    h: usize,
+    /// The whole batch's rows (the loss is their mean).
+    rows: usize,
+}
+
+/// One part's share of the loss and gradients; `dx` is batch-major, the part's rows in order.
+struct PartGrads<T> {
+    loss: T,
+    d_w_out: Vec<T>,
+    d_b_out: Vec<T>,
+    layers: Vec<LayerGrads<T>>,
+    dx: Vec<T>,
+}
+
+impl<T: Real> PartGrads<T> {
+    /// Add the next part's: its losses and weight gradients summed, its rows' input gradients
+    /// appended.
+    fn add(&mut self, next: PartGrads<T>) {
+        fn sum<T: Real>(a: &mut [T], b: &[T]) {
+            a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
+        }
+        self.loss += next.loss;
+        sum(&mut self.d_w_out, &next.d_w_out);
+        sum(&mut self.d_b_out, &next.d_b_out);
+        for (a, b) in self.layers.iter_mut().zip(&next.layers) {
+            sum(&mut a.w_ih, &b.w_ih);
+            sum(&mut a.w_hh, &b.w_hh);
+            sum(&mut a.b_ih, &b.b_ih);
+            sum(&mut a.b_hh, &b.b_hh);
+        }
+        self.dx.extend_from_slice(&next.dx);
+    }
+}
+
+impl<T: Real> ClassifierPass<'_, T> {
+    /// Forward and back over the rows whose (dropped-out) embeddings are `x`, batch-major.
+    fn run(&self, x: &[T], mask: &[f32], labels: &[u32], r_mask: Option<&[f32]>) -> PartGrads<T> {
+        let (steps, dim, h) = (self.steps, self.dim, self.h);
+        let (w_out, b_out) = self.out;
+        let (classes, rows) = (b_out.len(), labels.len());
+        let x_tm = transpose_rows(x, rows, steps, dim);
+        let mut real = vec![false; rows * steps];
+        for (k, &m) in mask.iter().enumerate() {
+            real[(k % steps) * rows + k / steps] = m != 0.0;
+        }
+        let s = Shape { batch: rows, steps, dim, hidden: h };
+
+        // Forward: each layer's final state into its slot of the representation.
+        let r_dim = h * self.layers.len();
+        let mut repr = vec![T::zero(); rows * r_dim];
+        let mut runs: Vec<Run<T>> = Vec::with_capacity(self.layers.len());
+        for (l, layer) in self.layers.iter().enumerate() {
+            let run = layer.forward(s, &x_tm, &real, None, false);
+            for row in 0..rows {
+                repr[row * r_dim + l * h..row * r_dim + (l + 1) * h].copy_from_slice(&run.h[row * h..(row + 1) * h]);
+            }
+            runs.push(run);
+        }
+        if let Some(m) = r_mask {
+            scale_by(&mut repr, m);
+        }
+        let mut logits = vec![T::zero(); rows * classes];
+        for row in logits.chunks_exact_mut(classes) {
+            row.copy_from_slice(b_out);
+        }
+        matmul(&mut logits, Mat::rows(&repr, r_dim), Mat::t(w_out, r_dim), rows, classes, r_dim, true);
+        let (loss, dz) = cross_entropy(&logits, labels, classes, self.rows);
+
+        // Backward: the output layer, then each recurrent layer through time.
+        let mut d_w_out = vec![T::zero(); classes * r_dim];
+        matmul(&mut d_w_out, Mat::t(&dz, classes), Mat::rows(&repr, r_dim), classes, r_dim, rows, false);
+        let mut d_b_out = vec![T::zero(); classes];
+        add_column_sums(&mut d_b_out, &dz, classes);
+        let mut d_repr = vec![T::zero(); rows * r_dim];
+        matmul(&mut d_repr, Mat::rows(&dz, classes), Mat::rows(w_out, r_dim), rows, r_dim, classes, false);
+        if let Some(m) = r_mask {
+            scale_by(&mut d_repr, m);
+        }
+        let mut dx_tm = vec![T::zero(); steps * rows * dim];
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (l, (layer, run)) in self.layers.iter().zip(&runs).enumerate() {
+            let mut dh = vec![T::zero(); rows * h];
+            for row in 0..rows {
+                dh[row * h..(row + 1) * h].copy_from_slice(&d_repr[row * r_dim + l * h..row * r_dim + (l + 1) * h]);
+            }
+            let upstream = Upstream { outputs: None, h: dh, c: vec![T::zero(); run.c.len()] };
+            let down = layer.backward(s, run, &real, upstream, &mut dx_tm, Some(&x_tm));
+            layers.push(down.grads.expect("asked for"));
+        }
+        PartGrads { loss, d_w_out, d_b_out, layers, dx: transpose_rows(&dx_tm, steps, rows, dim) }
+    }
 }
 
 /// The autoencoder's mean reconstruction loss on `b` (teacher forcing, `[PAD]` targets
@@ -278,4 +379,70 @@ pub(crate) fn autoencoder<T: Real>(
     embedding_grad.extend(masked_f32(&dy, y_mask.as_deref()));
     let loss = loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
     Ok(TrainingGradients { loss, grads: store, embedding_grad })
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Var};
+    use candle_nn::VarBuilder;
+
+    use super::*;
+    use crate::data::Task;
+    use crate::model::{Arch, ClassifierConfig};
+
+    fn f64_model(arch: Arch) -> Classifier {
+        let config =
+            ClassifierConfig { arch, task: Task::Fine.into(), vocab_size: 12, embedding_dim: 4, hidden_dim: 3 };
+        let map = config
+            .init_parameters(7, 0.8, &Device::Cpu)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| {
+                let v = v.to_dtype(DType::F64).unwrap();
+                let v = if k == "embedding.weight" { v } else { Var::from_tensor(&v).unwrap().as_tensor().clone() };
+                (k, v)
+            })
+            .collect();
+        Classifier::load(VarBuilder::from_tensors(map, DType::F64, &Device::Cpu), config).unwrap()
+    }
+
+    fn flat(t: &Tensor) -> Vec<f64> {
+        t.flatten_all().unwrap().to_vec1::<f64>().unwrap()
+    }
+
+    /// Splitting a batch's rows across threads changes only the order of the sums: the loss,
+    /// every weight's gradient and every embedding row's gradient agree to rounding, with
+    /// dropout (the same masks, drawn for the whole batch) and left padding, for every cell.
+    #[test]
+    fn a_batch_split_into_parts_gives_the_gradients_of_the_whole() {
+        let rows: Vec<Vec<u32>> = vec![vec![4, 5], vec![6, 7, 8, 9, 10], vec![11], vec![2, 3, 2], vec![9, 4, 7, 5]];
+        let b = Batch::from_sequences(&rows, vec![0, 3, 4, 1, 2]);
+        for arch in Arch::ALL {
+            let m = f64_model(arch);
+            let whole = classifier_in_parts::<f64>(&m, &b, Some(&mut Dropout::new(0.3, 5)), 1).unwrap();
+            for parts in [2, 3, 5, 9] {
+                let split = classifier_in_parts::<f64>(&m, &b, Some(&mut Dropout::new(0.3, 5)), parts).unwrap();
+                assert!((whole.loss - split.loss).abs() < 1e-6, "{arch} {parts}: loss");
+                let close = |what: &str, a: &[f64], b: &[f64], tol: f64| {
+                    assert_eq!(a.len(), b.len(), "{arch} {parts} {what}");
+                    for (k, (x, y)) in a.iter().zip(b).enumerate() {
+                        assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{arch} {parts} {what}[{k}]: {x} vs {y}");
+                    }
+                };
+                let (we, se): (Vec<f64>, Vec<f64>) = (
+                    whole.embedding_grad.iter().map(|&v| v as f64).collect(),
+                    split.embedding_grad.iter().map(|&v| v as f64).collect(),
+                );
+                // Handed over as f32.
+                close("embeddings", &se, &we, 1e-6);
+                assert!(we.iter().any(|&v| v != 0.0), "{arch}: no embedding gradient");
+                for (name, t) in m.tensors().unwrap() {
+                    if name == "embedding.weight" {
+                        continue;
+                    }
+                    close(&name, &flat(split.grads.get(&t).unwrap()), &flat(whole.grads.get(&t).unwrap()), 1e-12);
+                }
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@ use candle_core::Tensor;
 
 use super::{Cell, CellKind, GateSink, Weights};
 use crate::error::Result;
-use crate::model::hand::{sigmoid, tanh, HostCell, Real};
+use crate::model::hand::{add_into, sigmoid_in_place, tanh_in_place, HostCell, Real};
 use crate::model::trace::Gate;
 
 /// The GRU cell; its state is `h` alone.
@@ -66,14 +66,22 @@ impl HostCell for Gru {
     const SAVED: usize = 5;
 
     fn forward<T: Real>(xp: &[T], hp: &[T], h: &[T], _: &[T], h_new: &mut [T], _: &mut [T], s: &mut [T]) {
+        // Whole-row passes rather than one unit at a time, so that each loop vectorises.
         let u = h_new.len();
-        for k in 0..u {
-            let r = sigmoid(xp[k] + hp[k]);
-            let z = sigmoid(xp[u + k] + hp[u + k]);
-            let hn = hp[2 * u + k];
-            let n = tanh(xp[2 * u + k] + r * hn);
-            h_new[k] = n + z * (h[k] - n);
-            (s[k], s[u + k], s[2 * u + k], s[3 * u + k], s[4 * u + k]) = (r, z, n, hn, h[k]);
+        let (rz, rest) = s.split_at_mut(2 * u);
+        add_into(rz, &xp[..2 * u], &hp[..2 * u]);
+        sigmoid_in_place(rz);
+        let (r, z) = rz.split_at(u);
+        let (n, rest) = rest.split_at_mut(u);
+        let (hn, h_prev) = rest.split_at_mut(u);
+        hn.copy_from_slice(&hp[2 * u..3 * u]);
+        h_prev.copy_from_slice(h);
+        for (((n, &x), &r), &hn) in n.iter_mut().zip(&xp[2 * u..3 * u]).zip(r).zip(hn.iter()) {
+            *n = x + r * hn;
+        }
+        tanh_in_place(n);
+        for (((hn, &n), &z), &h) in h_new.iter_mut().zip(n.iter()).zip(z).zip(h) {
+            *hn = n + z * (h - n);
         }
     }
 

@@ -6,7 +6,7 @@ use candle_core::Tensor;
 
 use super::{carry, Cell, CellKind, GateSink, State, Weights};
 use crate::error::Result;
-use crate::model::hand::{sigmoid, tanh, HostCell, Real};
+use crate::model::hand::{add_into, sigmoid_in_place, tanh_in_place, HostCell, Real};
 use crate::model::trace::Gate;
 
 /// The LSTM cell.
@@ -100,16 +100,25 @@ impl HostCell for Lstm {
     const SAVED: usize = 6;
 
     fn forward<T: Real>(xp: &[T], hp: &[T], _: &[T], c: &[T], h_new: &mut [T], c_new: &mut [T], s: &mut [T]) {
+        // Whole-row passes rather than one unit at a time, so that each loop vectorises.
         let h = h_new.len();
-        for k in 0..h {
-            let i = sigmoid(xp[k] + hp[k]);
-            let f = sigmoid(xp[h + k] + hp[h + k]);
-            let g = tanh(xp[2 * h + k] + hp[2 * h + k]);
-            let o = sigmoid(xp[3 * h + k] + hp[3 * h + k]);
-            c_new[k] = f * c[k] + i * g;
-            let tc = tanh(c_new[k]);
-            h_new[k] = o * tc;
-            (s[k], s[h + k], s[2 * h + k], s[3 * h + k], s[4 * h + k], s[5 * h + k]) = (i, f, g, o, c[k], tc);
+        let (gates, rest) = s.split_at_mut(4 * h);
+        add_into(gates, xp, hp);
+        let (if_, go) = gates.split_at_mut(2 * h);
+        let (g, o) = go.split_at_mut(h);
+        sigmoid_in_place(if_);
+        tanh_in_place(g);
+        sigmoid_in_place(o);
+        let (i, f) = if_.split_at(h);
+        let (c_prev, tc) = rest.split_at_mut(h);
+        c_prev.copy_from_slice(c);
+        for (((cn, &i), &f), (&g, &cp)) in c_new.iter_mut().zip(i).zip(f).zip(g.iter().zip(c)) {
+            *cn = f * cp + i * g;
+        }
+        tc.copy_from_slice(c_new);
+        tanh_in_place(tc);
+        for ((hn, &o), &tc) in h_new.iter_mut().zip(o.iter()).zip(tc.iter()) {
+            *hn = o * tc;
         }
     }
 

@@ -4,7 +4,7 @@ use candle_core::Tensor;
 
 use super::{Cell, CellKind, GateSink, Weights};
 use crate::error::Result;
-use crate::model::hand::{tanh, HostCell, Real};
+use crate::model::hand::{add_into, tanh_in_place, HostCell, Real};
 
 /// The tanh cell; its state is `h` alone.
 #[derive(Debug, Clone)]
@@ -47,10 +47,9 @@ impl HostCell for Tanh {
     const SAVED: usize = 1;
 
     fn forward<T: Real>(xp: &[T], hp: &[T], _: &[T], _: &[T], h: &mut [T], _: &mut [T], saved: &mut [T]) {
-        for k in 0..h.len() {
-            h[k] = tanh(xp[k] + hp[k]);
-            saved[k] = h[k];
-        }
+        add_into(h, xp, hp);
+        tanh_in_place(h);
+        saved[..h.len()].copy_from_slice(h);
     }
 
     fn backward<T: Real>(
