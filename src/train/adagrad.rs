@@ -72,15 +72,19 @@ impl AdaGrad {
         self.rows.sum(ids, grad, dim);
         let table = embedding.table_mut();
         for (id, g) in self.rows.by_id(dim) {
-            let base = id as usize * dim;
-            let w = &mut table[base..base + dim];
-            let a = &mut self.embedding_accumulator[base..base + dim];
-            for j in 0..dim {
-                let gj = g[j] + l2 * w[j];
-                a[j] += gj * gj;
-                w[j] -= lr * gj / (a[j].sqrt() + eps);
-            }
+            let rows = id as usize * dim..(id as usize + 1) * dim;
+            update_values(&mut table[rows.clone()], &mut self.embedding_accumulator[rows], g, l2, lr, eps);
         }
+    }
+}
+
+/// One AdaGrad update of the values `w`, with accumulators `a`, gradient `g` and L2 penalty
+/// `decay` (the module's formula), for dense weights and embedding rows alike.
+fn update_values(w: &mut [f32], a: &mut [f32], g: &[f32], decay: f32, lr: f32, eps: f32) {
+    for ((w, a), &g) in w.iter_mut().zip(a).zip(g) {
+        let g = g + decay * *w;
+        *a += g * g;
+        *w -= lr * g / (a.sqrt() + eps);
     }
 }
 
@@ -108,11 +112,7 @@ impl Optimizer for AdaGrad {
                     host::update(&slot.accumulator, |a| -> Result<()> {
                         host::update(slot.var.as_tensor(), |w| -> Result<()> {
                             host::check_lengths(&slot.name, [w.len(), a.len(), g.len()])?;
-                            for ((w, a), &g) in w.iter_mut().zip(a.iter_mut()).zip(g) {
-                                let g = g + decay * *w;
-                                *a += g * g;
-                                *w -= g / (a.sqrt() + eps) * lr;
-                            }
+                            update_values(w, a, g, decay, lr, eps);
                             Ok(())
                         })?
                     })?

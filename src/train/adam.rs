@@ -83,6 +83,31 @@ impl Adam {
     }
 }
 
+/// One Adam step's constants in f32, for the updates on host values (dense weights on the CPU
+/// and embedding rows alike).
+#[derive(Clone, Copy)]
+struct ValueStep {
+    b1: f32,
+    b2: f32,
+    eps: f32,
+    step_size: f32,
+    scale: f32,
+}
+
+impl ValueStep {
+    /// Update the values `w` and their moments `m`, `v` from the gradient `g` (before clipping's
+    /// `scale`).
+    fn apply(&self, w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
+        let ValueStep { b1, b2, eps, step_size, scale } = *self;
+        for (((w, m), v), &g) in w.iter_mut().zip(m).zip(v).zip(g) {
+            let g = g * scale;
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *w -= step_size * *m / (v.sqrt() + eps);
+        }
+    }
+}
+
 impl Optimizer for Adam {
     fn set_lr(&mut self, lr: f64) {
         self.config.lr = lr;
@@ -123,22 +148,22 @@ impl Optimizer for Adam {
         self.step += 1;
         let t = self.step as i32;
         let step_size = lr * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t));
+        let values = ValueStep {
+            b1: beta1 as f32,
+            b2: beta2 as f32,
+            eps: eps as f32,
+            step_size: step_size as f32,
+            scale: scale as f32,
+        };
         for (slot, g) in self.dense.iter_mut().zip(dense_grads) {
             let Some(g) = g else { continue };
             if host::on_host(&[slot.var.as_tensor(), &g, &slot.m, &slot.v]) {
-                let (b1, b2, eps, step_size, scale) =
-                    (beta1 as f32, beta2 as f32, eps as f32, step_size as f32, scale as f32);
                 host::read(&g, |g| -> Result<()> {
                     host::update(&slot.m, |m| -> Result<()> {
                         host::update(&slot.v, |v| -> Result<()> {
                             host::update(slot.var.as_tensor(), |w| -> Result<()> {
                                 host::check_lengths(&slot.name, [w.len(), m.len(), v.len(), g.len()])?;
-                                for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-                                    let g = g * scale;
-                                    *m = *m * b1 + g * (1.0 - b1);
-                                    *v = *v * b2 + g * g * (1.0 - b2);
-                                    *w -= *m / (v.sqrt() + eps) * step_size;
-                                }
+                                values.apply(w, m, v, g);
                                 Ok(())
                             })?
                         })?
@@ -153,19 +178,11 @@ impl Optimizer for Adam {
             let w = slot.var.as_tensor().detach();
             slot.var.set(&(w - update.affine(step_size, 0.0)?)?)?;
         }
-        let (b1, b2, eps, step_size, scale) = (beta1 as f32, beta2 as f32, eps as f32, step_size as f32, scale as f32);
         let table = embedding.table_mut();
         for (id, g) in self.rows.by_id(dim) {
-            let base = id as usize * dim;
-            let w = &mut table[base..base + dim];
-            let m = &mut self.embedding_m[base..base + dim];
-            let v = &mut self.embedding_v[base..base + dim];
-            for j in 0..dim {
-                let gj = g[j] * scale;
-                m[j] = b1 * m[j] + (1.0 - b1) * gj;
-                v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
-                w[j] -= step_size * m[j] / (v[j].sqrt() + eps);
-            }
+            let rows = id as usize * dim..(id as usize + 1) * dim;
+            let (m, v) = (&mut self.embedding_m[rows.clone()], &mut self.embedding_v[rows.clone()]);
+            values.apply(&mut table[rows], m, v, g);
         }
         Ok(())
     }
