@@ -116,10 +116,14 @@ def main():
         batch_worst = max(batch_worst, float(((together[k] - alone).abs() / (alone.abs().max() + 1e-12)).max()))
     for ids in batches[: max(1, args.warmup // args.batch)]:
         explain_batch(ids)
-    start = time.perf_counter()
-    for ids in batches:
-        explain_batch(ids)
-    batched_seconds = time.perf_counter() - start
+    # As salient's side: whole passes until at least 3 and 2 s, the fastest pass taken.
+    batched_seconds, passes, begun = float("inf"), 0, time.perf_counter()
+    while passes < 3 or time.perf_counter() - begun < 2.0:
+        start = time.perf_counter()
+        for ids in batches:
+            explain_batch(ids)
+        batched_seconds = min(batched_seconds, time.perf_counter() - start)
+        passes += 1
 
     import captum
     print(json.dumps({

@@ -49,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         // SAFETY: single-threaded so far.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
+    salient::alloc::keep_freed_memory();
     let warmup = arg("--warmup", 20);
     let peer = !std::env::args().any(|a| a == "--no-peer");
     let autograd = std::env::args().any(|a| a == "--autograd");

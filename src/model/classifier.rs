@@ -220,8 +220,10 @@ impl Dropout {
         if p <= 0.0 {
             return None;
         }
-        let keep = 1.0 / (1.0 - p);
-        Some((0..n).map(|_| if self.rng.random::<f32>() < p { 0.0 } else { keep }).collect())
+        // Without a branch: at p = 0.5 a branch here is mispredicted half the time, and the
+        // masks of a training batch took twice as long (perf).
+        let keep = (1.0f32 / (1.0 - p)).to_bits();
+        Some((0..n).map(|_| f32::from_bits(keep & ((self.rng.random::<f32>() < p) as u32).wrapping_sub(1))).collect())
     }
 }
 

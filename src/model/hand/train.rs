@@ -10,6 +10,7 @@
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
 
+use super::buffer::Buf;
 use super::layer::{LayerGrads, Run, Upstream};
 use super::{add_column_sums, host, matmul, HostLayer, Mat, Real, Shape};
 use crate::data::{Batch, PairBatch};
@@ -76,12 +77,32 @@ fn masked_f32<T: Real>(values: &[T], mask: Option<&[f32]>) -> Vec<f32> {
     }
 }
 
-/// Batch-major `(batch, steps, dim)` rows to time-major `(steps, batch, dim)`, or back.
-fn transpose_rows<T: Real>(values: &[T], outer: usize, inner: usize, dim: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); values.len()];
+/// Batch-major `(batch, steps, dim)` rows to time-major `(steps, batch, dim)`.
+fn time_major<T: Real>(values: &[T], batch: usize, steps: usize, dim: usize) -> Buf<T> {
+    let mut out = Buf::for_overwrite(values.len());
     for (k, src) in values.chunks_exact(dim).enumerate() {
-        let (o, i) = (k / inner, k % inner);
-        out[(i * outer + o) * dim..(i * outer + o + 1) * dim].copy_from_slice(src);
+        let (b, t) = (k / steps, k % steps);
+        out[(t * batch + b) * dim..(t * batch + b + 1) * dim].copy_from_slice(src);
+    }
+    out
+}
+
+/// Time-major `(steps, batch, dim)` input gradients as batch-major f32 rows, times the dropout
+/// `mask` of the batch-major inputs when there is one.
+fn batch_major_f32<T: Real>(values: &[T], batch: usize, steps: usize, dim: usize, mask: Option<&[f32]>) -> Vec<f32> {
+    let mut out = Vec::with_capacity(values.len());
+    for b in 0..batch {
+        for t in 0..steps {
+            let row = &values[(t * batch + b) * dim..(t * batch + b + 1) * dim];
+            match mask {
+                // The product in T, then one rounding to f32, as autograd's.
+                Some(m) => {
+                    let m = &m[(b * steps + t) * dim..(b * steps + t + 1) * dim];
+                    out.extend(row.iter().zip(m).map(|(&v, &m)| (v * T::from_f64(m as f64)).to_f64() as f32))
+                }
+                None => out.extend(row.iter().map(|&v| v.to_f64() as f32)),
+            }
+        }
     }
     out
 }
@@ -177,6 +198,7 @@ pub(crate) fn classifier_in_parts<T: Real>(
         .map(|&(r0, r1)| {
             pass.run(
                 &x[r0 * steps * dim..r1 * steps * dim],
+                x_mask.as_deref().map(|m| &m[r0 * steps * dim..r1 * steps * dim]),
                 &b.mask[r0 * steps..r1 * steps],
                 &b.labels[r0..r1],
                 r_mask.as_deref().map(|m| &m[r0 * r_dim..r1 * r_dim]),
@@ -196,15 +218,11 @@ pub(crate) fn classifier_in_parts<T: Real>(
     for (g, any) in total.layers.into_iter().zip(model.layers()) {
         store_layer(&mut store, any.weights(), g, device)?;
     }
-    Ok(TrainingGradients {
-        loss: total.loss.to_f64() as f32,
-        grads: store,
-        embedding_grad: masked_f32(&total.dx, x_mask.as_deref()),
-    })
+    Ok(TrainingGradients { loss: total.loss.to_f64() as f32, grads: store, embedding_grad: total.dx })
 }
 
 /// What the classifier's pass over some rows of a batch shares with the other parts.
-struct ClassifierPass<'a, T> {
+struct ClassifierPass<'a, T: Real> {
     layers: &'a [HostLayer<T>],
     /// The output layer's weight `(classes, r_dim)` and bias.
     out: (&'a [T], &'a [T]),
@@ -215,13 +233,14 @@ struct ClassifierPass<'a, T> {
     rows: usize,
 }
 
-/// One part's share of the loss and gradients; `dx` is batch-major, the part's rows in order.
+/// One part's share of the loss and gradients; `dx` is the gradient of its rows' embeddings,
+/// batch-major, through the dropout mask, as the optimizer takes it.
 struct PartGrads<T> {
     loss: T,
     d_w_out: Vec<T>,
     d_b_out: Vec<T>,
     layers: Vec<LayerGrads<T>>,
-    dx: Vec<T>,
+    dx: Vec<f32>,
 }
 
 impl<T: Real> PartGrads<T> {
@@ -246,11 +265,18 @@ impl<T: Real> PartGrads<T> {
 
 impl<T: Real> ClassifierPass<'_, T> {
     /// Forward and back over the rows whose (dropped-out) embeddings are `x`, batch-major.
-    fn run(&self, x: &[T], mask: &[f32], labels: &[u32], r_mask: Option<&[f32]>) -> PartGrads<T> {
+    fn run(
+        &self,
+        x: &[T],
+        x_mask: Option<&[f32]>,
+        mask: &[f32],
+        labels: &[u32],
+        r_mask: Option<&[f32]>,
+    ) -> PartGrads<T> {
         let (steps, dim, h) = (self.steps, self.dim, self.h);
         let (w_out, b_out) = self.out;
         let (classes, rows) = (b_out.len(), labels.len());
-        let x_tm = transpose_rows(x, rows, steps, dim);
+        let x_tm = time_major(x, rows, steps, dim);
         let mut real = vec![false; rows * steps];
         for (k, &m) in mask.iter().enumerate() {
             real[(k % steps) * rows + k / steps] = m != 0.0;
@@ -288,7 +314,7 @@ impl<T: Real> ClassifierPass<'_, T> {
         if let Some(m) = r_mask {
             scale_by(&mut d_repr, m);
         }
-        let mut dx_tm = vec![T::zero(); steps * rows * dim];
+        let mut dx_tm = Buf::zeroed(steps * rows * dim);
         let mut layers = Vec::with_capacity(self.layers.len());
         for (l, (layer, run)) in self.layers.iter().zip(&runs).enumerate() {
             let mut dh = vec![T::zero(); rows * h];
@@ -299,7 +325,8 @@ impl<T: Real> ClassifierPass<'_, T> {
             let down = layer.backward(s, run, &real, upstream, &mut dx_tm, Some(&x_tm));
             layers.push(down.grads.expect("asked for"));
         }
-        PartGrads { loss, d_w_out, d_b_out, layers, dx: transpose_rows(&dx_tm, steps, rows, dim) }
+        let dx = batch_major_f32(&dx_tm, rows, steps, dim, x_mask);
+        PartGrads { loss, d_w_out, d_b_out, layers, dx }
     }
 }
 
@@ -349,7 +376,7 @@ pub(crate) fn autoencoder<T: Real>(
     // The fused softmax loss through autograd: gradients of the output layer and of the
     // decoder's hidden states.
     let device = model.device();
-    let mut outputs = std::mem::take(&mut decoded.outputs);
+    let mut outputs = std::mem::take(&mut decoded.outputs).into_vec();
     let out_mask = dropout.as_mut().and_then(|d| d.mask_at(output_dropout, outputs.len()));
     if let Some(m) = &out_mask {
         scale_by(&mut outputs, m);

@@ -65,6 +65,7 @@ impl HostCell for Gru {
     const EXTRA: usize = 0;
     const SAVED: usize = 5;
 
+    #[inline(always)]
     fn forward<T: Real>(xp: &[T], hp: &[T], h: &[T], _: &[T], h_new: &mut [T], _: &mut [T], s: &mut [T]) {
         // Whole-row passes rather than one unit at a time, so that each loop vectorises.
         let u = h_new.len();
@@ -85,6 +86,7 @@ impl HostCell for Gru {
         }
     }
 
+    #[inline(always)]
     fn backward<T: Real>(s: &[T], dh: &[T], _: &[T], d_xp: &mut [T], d_hp: &mut [T], dh_prev: &mut [T], _: &mut [T]) {
         let (u, one) = (dh.len(), T::one());
         for k in 0..u {

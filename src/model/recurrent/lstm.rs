@@ -99,6 +99,7 @@ impl HostCell for Lstm {
     const EXTRA: usize = 1;
     const SAVED: usize = 6;
 
+    #[inline(always)]
     fn forward<T: Real>(xp: &[T], hp: &[T], _: &[T], c: &[T], h_new: &mut [T], c_new: &mut [T], s: &mut [T]) {
         // Whole-row passes rather than one unit at a time, so that each loop vectorises.
         let h = h_new.len();
@@ -122,6 +123,7 @@ impl HostCell for Lstm {
         }
     }
 
+    #[inline(always)]
     fn backward<T: Real>(
         s: &[T],
         dh: &[T],

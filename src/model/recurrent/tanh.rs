@@ -46,12 +46,14 @@ impl HostCell for Tanh {
     const EXTRA: usize = 0;
     const SAVED: usize = 1;
 
+    #[inline(always)]
     fn forward<T: Real>(xp: &[T], hp: &[T], _: &[T], _: &[T], h: &mut [T], _: &mut [T], saved: &mut [T]) {
         add_into(h, xp, hp);
         tanh_in_place(h);
         saved[..h.len()].copy_from_slice(h);
     }
 
+    #[inline(always)]
     fn backward<T: Real>(
         saved: &[T],
         dh: &[T],
