@@ -13,7 +13,9 @@
 //! `--batch-size` a batch, a target per example), and checks that its maps equal ours. The ratio
 //! is taken against the faster Captum row, thread for thread. A pass over the split takes well
 //! under a second, so salient's maps/s and the batched Captum row are each the fastest of at
-//! least 3 whole passes (and 2 s); the one-at-a-time row is one pass. Results also go to
+//! least 3 whole passes (and 2 s); the one-at-a-time row is one pass. The arithmetic lines time
+//! the pass's matrix products alone (same shapes, same threads): the rate a pass made of nothing
+//! else would reach, and where salient and 5x Captum stand against it. Results also go to
 //! `target/bench/saliency.json`.
 
 use std::path::{Path, PathBuf};
@@ -229,12 +231,115 @@ fn main() -> anyhow::Result<()> {
             ours / theirs
         );
     }
+    // The arithmetic: the matrix products of a pass, run alone.
+    let lengths: Vec<usize> = sentences.iter().map(Sentence::len).collect();
+    let shape = PassShape {
+        directions: config.arch.directions().len(),
+        gates: config.arch.cell.blocks() * config.hidden_dim,
+        dim: config.embedding_dim,
+        hidden: config.hidden_dim,
+    };
+    let mut ceilings = Vec::new();
+    for &(threads, ours, _) in &rows {
+        let (flops, seconds) = products_only(&lengths, batch_size, shape, threads)?;
+        let ceiling = sentences.len() as f64 / seconds;
+        let five_captum = peer_results.iter().find(|p| p["threads"].as_u64() == Some(threads as u64)).map(|p| {
+            let rates = ["sentences_per_s", "batched_sentences_per_s"].map(|k| p[k].as_f64().unwrap_or(0.0));
+            5.0 * rates[0].max(rates[1])
+        });
+        println!(
+            "arithmetic, {threads} thread(s): {:.2} MFLOP of matrix products per map (forward and backward); a pass of nothing but \
+             those products (the same shapes, batches of {batch_size} sorted by length) runs at {:.1} GFLOP/s and would make \
+             {ceiling:.0} maps/s; salient makes {:.0}% of that{}",
+            flops / sentences.len() as f64 / 1e6,
+            flops / seconds / 1e9,
+            100.0 * ours / ceiling,
+            five_captum.map_or(String::new(), |f| format!(", 5x Captum's faster row would be {:.0}%", 100.0 * f / ceiling))
+        );
+        ceilings.push(serde_json::json!({ "threads": threads, "flops_per_map": flops / sentences.len() as f64,
+            "products_only_maps_per_s": ceiling, "products_flops_per_s": flops / seconds }));
+    }
     let json = serde_json::json!({
         "model": dir, "arch": config.arch, "task": config.task, "sentences": sentences.len(), "tokens": tokens,
-        "batch_size": batch_size,
+        "batch_size": batch_size, "arithmetic": ceilings,
         "salient": rows.iter().map(|(t, p, r)| serde_json::json!({ "threads": t, "maps_per_s": p, "figures_per_s": r })).collect::<Vec<_>>(),
         "captum": peer_results,
     });
     std::fs::write("target/bench/saliency.json", serde_json::to_vec_pretty(&json)?)?;
     Ok(())
+}
+
+/// The sizes of a model's saliency pass: recurrent layers (directions), gate rows (`G·hidden`),
+/// input and hidden sizes.
+#[derive(Clone, Copy)]
+struct PassShape {
+    directions: usize,
+    gates: usize,
+    dim: usize,
+    hidden: usize,
+}
+
+/// The matrix products of one saliency pass over sentences of `lengths`, run alone on `threads`
+/// threads (a batch per thread at a time, as the explainer runs them), in batches of `batch`
+/// sorted by length: per batch of `r` rows and `t` steps and per layer, the input projection
+/// `(r·t x dim)(dim x G)`, `t` recurrent products `(r x hidden)(hidden x G)`, and backward the
+/// inputs' gradient `(r·t x G)(G x dim)` and `t` products `(r x G)(G x hidden)`. Returns the
+/// FLOPs and the seconds of the fastest of 5 passes (after one untimed).
+fn products_only(lengths: &[usize], batch: usize, s: PassShape, threads: usize) -> anyhow::Result<(f64, f64)> {
+    use rayon::prelude::*;
+    let mut sorted = lengths.to_vec();
+    sorted.sort_unstable();
+    let batches: Vec<(usize, usize)> = sorted.chunks(batch).map(|c| (c.len(), *c.last().unwrap_or(&0))).collect();
+    let product = |out: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize| unsafe {
+        // SAFETY: out is m x n, a is m x k and b is k x n, all row-major and in bounds.
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    };
+    let (g, d, h) = (s.gates, s.dim, s.hidden);
+    let (w_ih, w_hh) = (vec![0.25f32; d * g], vec![0.25f32; h * g]);
+    let most = batches.iter().map(|&(r, t)| r * t).max().unwrap_or(0);
+    // Buffers made once per thread, for the largest batch.
+    let buffers = || (vec![0.5f32; most * d.max(g)], vec![0f32; most * g.max(d)], vec![0f32; batch * g.max(h)]);
+    let run = |(x, out, step): &mut (Vec<f32>, Vec<f32>, Vec<f32>), &(r, t): &(usize, usize)| {
+        for _ in 0..s.directions {
+            product(out, x, &w_ih, r * t, g, d);
+            for k in 0..t {
+                product(step, &x[k * r * h..(k + 1) * r * h], &w_hh, r, g, h);
+            }
+            product(out, x, &w_ih, r * t, d, g);
+            for k in 0..t {
+                product(step, &x[k * r * g..(k + 1) * r * g], &w_hh, r, h, g);
+            }
+        }
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let mut best = f64::INFINITY;
+    for pass in 0..6 {
+        let start = Instant::now();
+        pool.install(|| batches.par_iter().with_max_len(1).for_each_init(buffers, run));
+        if pass > 0 {
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+    }
+    let flops: f64 = batches.iter().map(|&(r, t)| (s.directions * 4 * r * t * g * (d + h)) as f64).sum();
+    Ok((flops, best))
 }
