@@ -50,8 +50,8 @@ impl<T: Pooled> Buf<T> {
     /// `len` values left from earlier use, for a caller that writes every one before reading it.
     pub(crate) fn for_overwrite(len: usize) -> Self {
         let mut v = Self::take(len);
-        v.resize(len.max(v.len()), T::default());
-        v.truncate(len);
+        // Truncates, or fills only the values the buffer never held.
+        v.resize(len, T::default());
         Buf(v)
     }
 

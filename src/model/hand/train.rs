@@ -69,11 +69,12 @@ fn scale_by<T: Real>(values: &mut [T], mask: &[f32]) {
     values.iter_mut().zip(mask).for_each(|(v, &m)| *v *= T::from_f64(m as f64));
 }
 
-/// `values` times `mask` (when there is one), as f32.
-fn masked_f32<T: Real>(values: &[T], mask: Option<&[f32]>) -> Vec<f32> {
+/// Append `values` times `mask` (when there is one) to `out` as f32: the product exact in f64,
+/// then one rounding, as autograd's.
+fn extend_masked_f32<T: Real>(out: &mut Vec<f32>, values: &[T], mask: Option<&[f32]>) {
     match mask {
-        Some(m) => values.iter().zip(m).map(|(&v, &m)| (v.to_f64() * m as f64) as f32).collect(),
-        None => values.iter().map(|&v| v.to_f64() as f32).collect(),
+        Some(m) => out.extend(values.iter().zip(m).map(|(&v, &m)| (v.to_f64() * m as f64) as f32)),
+        None => out.extend(values.iter().map(|&v| v.to_f64() as f32)),
     }
 }
 
@@ -94,14 +95,8 @@ fn batch_major_f32<T: Real>(values: &[T], batch: usize, steps: usize, dim: usize
     for b in 0..batch {
         for t in 0..steps {
             let row = &values[(t * batch + b) * dim..(t * batch + b + 1) * dim];
-            match mask {
-                // The product in T, then one rounding to f32, as autograd's.
-                Some(m) => {
-                    let m = &m[(b * steps + t) * dim..(b * steps + t + 1) * dim];
-                    out.extend(row.iter().zip(m).map(|(&v, &m)| (v * T::from_f64(m as f64)).to_f64() as f32))
-                }
-                None => out.extend(row.iter().map(|&v| v.to_f64() as f32)),
-            }
+            let at = (b * steps + t) * dim;
+            extend_masked_f32(&mut out, row, mask.map(|m| &m[at..at + dim]));
         }
     }
     out
@@ -402,8 +397,9 @@ pub(crate) fn autoencoder<T: Real>(
     let down = enc.backward(s_enc, &encoded, &real_src, upstream, &mut dx, Some(&x));
     store_layer(&mut store, encoder.cell().weights(), down.grads.expect("asked for"), device)?;
 
-    let mut embedding_grad = masked_f32(&dx, x_mask.as_deref());
-    embedding_grad.extend(masked_f32(&dy, y_mask.as_deref()));
+    let mut embedding_grad = Vec::with_capacity(dx.len() + dy.len());
+    extend_masked_f32(&mut embedding_grad, &dx, x_mask.as_deref());
+    extend_masked_f32(&mut embedding_grad, &dy, y_mask.as_deref());
     let loss = loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
     Ok(TrainingGradients { loss, grads: store, embedding_grad })
 }
