@@ -55,11 +55,6 @@ impl<T: Pooled> Buf<T> {
         Buf(v)
     }
 
-    /// The values as a plain vector (which does not go back to the free list).
-    pub(crate) fn into_vec(mut self) -> Vec<T> {
-        std::mem::take(&mut self.0)
-    }
-
     /// The smallest free buffer that holds `len` values, or a new one.
     fn take(len: usize) -> Vec<T> {
         T::with_free_list(|list| {
@@ -133,6 +128,6 @@ mod tests {
         assert_eq!((c.as_ptr(), c.len()), (ptr, 1000));
         let d = Buf::<f64>::zeroed(2);
         assert_ne!(d.as_ptr(), ptr, "a buffer in use is not handed out twice");
-        assert_eq!(d.into_vec(), vec![0.0, 0.0]);
+        assert_eq!(&d[..], [0.0, 0.0]);
     }
 }

@@ -3,7 +3,7 @@
 //! batch row `b`.
 
 use super::buffer::Buf;
-use super::{add_column_sums, host, matmul, HostCell, Mat, Real, Unsupported};
+use super::{accumulate, add_column_sums, host, matmul, HostCell, Mat, Real, Unsupported};
 use crate::error::Result;
 use crate::model::recurrent::{AnyLayer, CellKind, Gru, Lstm, Tanh, Weights};
 use crate::model::trace::Direction;
@@ -23,17 +23,37 @@ pub(crate) struct Shape {
 
 /// What a layer's forward pass keeps for its backward pass and hands on.
 pub(crate) struct Run<T: Real> {
-    /// Per position and row, the cell's saved values.
+    /// Per position and row, the cell's saved values (zeros at padded positions).
     saved: Buf<T>,
-    /// Per position and row, the hidden state the step started from.
-    h_prev: Buf<T>,
-    /// Per position and row, the hidden state after the step (and the padding mask), when
-    /// asked for; in sentence order.
-    pub outputs: Buf<T>,
-    /// The final hidden state `(batch, hidden)`.
-    pub h: Vec<T>,
+    /// The hidden states `(batch, hidden)` in sentence order, one slot more than positions: slot
+    /// `t` is the state before position `t` of a forward layer, and after position `t` of a
+    /// reverse one (a padded position carries the state over).
+    states: Buf<T>,
+    /// Values in a slot: `batch · hidden`.
+    slot: usize,
+    reverse: bool,
     /// The final further state `(batch, EXTRA·hidden)` (the LSTM's `c`).
     pub c: Vec<T>,
+}
+
+impl<T: Real> Run<T> {
+    /// Per position and row, the hidden state the step started from.
+    fn h_prev(&self) -> &[T] {
+        let from = if self.reverse { self.slot } else { 0 };
+        &self.states[from..from + self.states.len() - self.slot]
+    }
+
+    /// Per position and row, the hidden state after the step, in sentence order.
+    pub(crate) fn outputs(&self) -> &[T] {
+        let from = if self.reverse { 0 } else { self.slot };
+        &self.states[from..from + self.states.len() - self.slot]
+    }
+
+    /// The final hidden state `(batch, hidden)`.
+    pub(crate) fn h(&self) -> &[T] {
+        let from = if self.reverse { 0 } else { self.states.len() - self.slot };
+        &self.states[from..from + self.slot]
+    }
 }
 
 /// The gradients of one layer's four tensors, row-major as in [`Weights`].
@@ -42,6 +62,16 @@ pub(crate) struct LayerGrads<T> {
     pub w_hh: Vec<T>,
     pub b_ih: Vec<T>,
     pub b_hh: Vec<T>,
+}
+
+impl<T: Real> LayerGrads<T> {
+    /// Add `other`'s gradients (of the same layer, from another part of a batch).
+    pub(crate) fn add(&mut self, other: &LayerGrads<T>) {
+        accumulate(&mut self.w_ih, &other.w_ih);
+        accumulate(&mut self.w_hh, &other.w_hh);
+        accumulate(&mut self.b_ih, &other.b_ih);
+        accumulate(&mut self.b_hh, &other.b_hh);
+    }
 }
 
 /// What flows back into a layer: the gradient of each position's output (`None`: none but the
@@ -60,9 +90,8 @@ pub(crate) struct Downstream<T> {
     pub grads: Option<LayerGrads<T>>,
 }
 
-/// A layer's forward pass over time-major inputs from an optional initial state `(h0, c0)`,
-/// keeping each position's output when asked.
-type ForwardFn<T> = fn(&HostLayer<T>, Shape, &[T], &[bool], Option<(&[T], &[T])>, bool) -> Run<T>;
+/// A layer's forward pass over time-major inputs from an optional initial state `(h0, c0)`.
+type ForwardFn<T> = fn(&HostLayer<T>, Shape, &[T], &[bool], Option<(&[T], &[T])>) -> Run<T>;
 /// A layer's backward pass: adds `dS/dx` into time-major `dx`; forms the weights' gradients
 /// when given the inputs.
 type BackwardFn<T> = fn(&HostLayer<T>, Shape, &Run<T>, &[bool], Upstream<T>, &mut [T], Option<&[T]>) -> Downstream<T>;
@@ -111,15 +140,8 @@ impl<T: Real> HostLayer<T> {
 
     /// Run over time-major `x` `(steps, batch, dim)`, where `real[t·batch + row]` marks tokens
     /// (a padded position carries the state over), from `init` or the zero state.
-    pub(crate) fn forward(
-        &self,
-        s: Shape,
-        x: &[T],
-        real: &[bool],
-        init: Option<(&[T], &[T])>,
-        outputs: bool,
-    ) -> Run<T> {
-        (self.forward)(self, s, x, real, init, outputs)
+    pub(crate) fn forward(&self, s: Shape, x: &[T], real: &[bool], init: Option<(&[T], &[T])>) -> Run<T> {
+        (self.forward)(self, s, x, real, init)
     }
 
     /// Backpropagate `upstream` through the run, adding `dS/dx` into `dx`; with the inputs `x`
@@ -153,7 +175,6 @@ fn forward<T: Real, C: HostCell>(
     x: &[T],
     real: &[bool],
     init: Option<(&[T], &[T])>,
-    keep_outputs: bool,
 ) -> Run<T> {
     struct Op<'a, T: Real, C> {
         layer: &'a HostLayer<T>,
@@ -161,18 +182,27 @@ fn forward<T: Real, C: HostCell>(
         x: &'a [T],
         real: &'a [bool],
         init: Option<(&'a [T], &'a [T])>,
-        keep_outputs: bool,
         cell: std::marker::PhantomData<C>,
     }
     impl<T: Real, C: HostCell> pulp::WithSimd for Op<'_, T, C> {
         type Output = Run<T>;
         #[inline(always)]
         fn with_simd<S: pulp::Simd>(self, _: S) -> Run<T> {
-            forward_body::<T, C>(self.layer, self.s, self.x, self.real, self.init, self.keep_outputs)
+            forward_body::<T, C>(self.layer, self.s, self.x, self.real, self.init)
         }
     }
     let cell = std::marker::PhantomData::<C>;
-    pulp::Arch::new().dispatch(Op { layer, s, x, real, init, keep_outputs, cell })
+    pulp::Arch::new().dispatch(Op { layer, s, x, real, init, cell })
+}
+
+/// The slot of [`Run::states`] that position `t` reads its state from, and the one it writes.
+#[inline(always)]
+fn slots(reverse: bool, t: usize) -> (usize, usize) {
+    if reverse {
+        (t + 1, t)
+    } else {
+        (t, t + 1)
+    }
 }
 
 #[inline(always)]
@@ -182,54 +212,69 @@ fn forward_body<T: Real, C: HostCell>(
     x: &[T],
     real: &[bool],
     init: Option<(&[T], &[T])>,
-    keep_outputs: bool,
 ) -> Run<T> {
     let (b, h, e) = (s.batch, s.hidden, C::EXTRA * s.hidden);
     let (g, k) = (C::KIND.blocks() * h, C::SAVED * h);
-    let n = s.steps * b;
+    let (n, slot) = (s.steps * b, b * h);
     // All input projections in one product: (T·B, dim) x (dim, G·H).
     let mut xp = Buf::for_overwrite(n * g);
     matmul(&mut xp, Mat::rows(x, s.dim), Mat::t(&layer.w_ih, s.dim), n, g, s.dim, false);
     for row in xp.chunks_exact_mut(g) {
         row.iter_mut().zip(&layer.b_ih).for_each(|(v, &bias)| *v += bias);
     }
-    // Every value of these is written before it is read.
+    // Every value of these is written before it is read: each step computes or carries over
+    // every row of its slot.
     let mut saved = Buf::for_overwrite(n * k);
-    let mut h_prev = Buf::for_overwrite(n * h);
-    let mut outputs = Buf::for_overwrite(if keep_outputs { n * h } else { 0 });
-    let (mut hs, mut cs) = match init {
-        Some((h0, c0)) => (h0.to_vec(), c0.to_vec()),
-        None => (vec![T::zero(); b * h], vec![T::zero(); b * e]),
+    let mut states = Buf::for_overwrite(n * h + slot);
+    let first = if layer.reverse { s.steps } else { 0 };
+    let mut cs = match init {
+        Some((h0, c0)) => {
+            states[first * slot..(first + 1) * slot].copy_from_slice(h0);
+            c0.to_vec()
+        }
+        None => {
+            states[first * slot..(first + 1) * slot].fill(T::zero());
+            vec![T::zero(); b * e]
+        }
     };
-    let (mut h_new, mut c_new) = (vec![T::zero(); h], vec![T::zero(); e]);
+    let mut cs_next = vec![T::zero(); b * e];
     let mut hp = Buf::for_overwrite(b * g);
     for t in ordered(layer.reverse, s.steps) {
+        let (from, to) = slots(layer.reverse, t);
         for row in hp.chunks_exact_mut(g) {
             row.copy_from_slice(&layer.b_hh);
         }
-        matmul(&mut hp, Mat::rows(&hs, h), Mat::t(&layer.w_hh, h), b, g, h, true);
-        h_prev[t * b * h..(t + 1) * b * h].copy_from_slice(&hs);
+        let (before, after) = if from < to {
+            let (lo, hi) = states.split_at_mut(to * slot);
+            (&lo[from * slot..], &mut hi[..slot])
+        } else {
+            let (lo, hi) = states.split_at_mut(from * slot);
+            (&hi[..slot], &mut lo[to * slot..])
+        };
+        let before: &[T] = before;
+        matmul(&mut hp, Mat::rows(before, h), Mat::t(&layer.w_hh, h), b, g, h, true);
         for row in 0..b {
             let at = t * b + row;
-            C::forward(
-                &xp[at * g..(at + 1) * g],
-                &hp[row * g..(row + 1) * g],
-                &hs[row * h..(row + 1) * h],
-                &cs[row * e..(row + 1) * e],
-                &mut h_new,
-                &mut c_new,
-                &mut saved[at * k..(at + 1) * k],
-            );
+            let (h_row, c_row) = (row * h..(row + 1) * h, row * e..(row + 1) * e);
             if real[at] {
-                hs[row * h..(row + 1) * h].copy_from_slice(&h_new);
-                cs[row * e..(row + 1) * e].copy_from_slice(&c_new);
+                C::forward(
+                    &xp[at * g..(at + 1) * g],
+                    &hp[row * g..(row + 1) * g],
+                    &before[h_row.clone()],
+                    &cs[c_row.clone()],
+                    &mut after[h_row],
+                    &mut cs_next[c_row],
+                    &mut saved[at * k..(at + 1) * k],
+                );
+            } else {
+                after[h_row.clone()].copy_from_slice(&before[h_row]);
+                cs_next[c_row.clone()].copy_from_slice(&cs[c_row]);
+                saved[at * k..(at + 1) * k].fill(T::zero());
             }
         }
-        if keep_outputs {
-            outputs[t * b * h..(t + 1) * b * h].copy_from_slice(&hs);
-        }
+        std::mem::swap(&mut cs, &mut cs_next);
     }
-    Run { saved, h_prev, outputs, h: hs, c: cs }
+    Run { saved, states, slot, reverse: layer.reverse, c: cs }
 }
 
 /// [`backward_body`] compiled for the widest vector instructions this CPU has, as [`forward`].
@@ -280,8 +325,9 @@ fn backward_body<T: Real, C: HostCell>(
     // Every step's gradients of the two projections, kept for the weights' gradients.
     let mut d_xp = Buf::for_overwrite(n * g);
     let mut d_hp = Buf::for_overwrite(n * g);
+    // The gradients of the states before the step, swapped with `dh`, `dc` after it.
     let mut dh_prev = vec![T::zero(); b * h];
-    let mut dc_prev = vec![T::zero(); e];
+    let mut dc_prev = vec![T::zero(); b * e];
     for t in ordered(!layer.reverse, s.steps) {
         if let Some(d_out) = d_out {
             dh.iter_mut().zip(&d_out[t * b * h..(t + 1) * b * h]).for_each(|(d, &o)| *d += o);
@@ -289,29 +335,29 @@ fn backward_body<T: Real, C: HostCell>(
         let step_hp = &mut d_hp[t * b * g..(t + 1) * b * g];
         for row in 0..b {
             let at = t * b + row;
+            let (h_row, c_row) = (row * h..(row + 1) * h, row * e..(row + 1) * e);
             if !real[at] {
-                // The state was carried over: dh and dc pass through unchanged.
+                // The state was carried over: dh and dc pass through unchanged (the product
+                // below adds zeros to this row).
                 d_xp[at * g..(at + 1) * g].fill(T::zero());
                 step_hp[row * g..(row + 1) * g].fill(T::zero());
+                dh_prev[h_row.clone()].copy_from_slice(&dh[h_row]);
+                dc_prev[c_row.clone()].copy_from_slice(&dc[c_row]);
                 continue;
             }
             C::backward(
                 &run.saved[at * k..(at + 1) * k],
-                &dh[row * h..(row + 1) * h],
-                &dc[row * e..(row + 1) * e],
+                &dh[h_row.clone()],
+                &dc[c_row.clone()],
                 &mut d_xp[at * g..(at + 1) * g],
                 &mut step_hp[row * g..(row + 1) * g],
-                &mut dh_prev[row * h..(row + 1) * h],
-                &mut dc_prev,
+                &mut dh_prev[h_row],
+                &mut dc_prev[c_row],
             );
-            dc[row * e..(row + 1) * e].copy_from_slice(&dc_prev);
         }
         matmul(&mut dh_prev, Mat::rows(step_hp, g), Mat::rows(&layer.w_hh, h), b, h, g, true);
-        for row in 0..b {
-            if real[t * b + row] {
-                dh[row * h..(row + 1) * h].copy_from_slice(&dh_prev[row * h..(row + 1) * h]);
-            }
-        }
+        std::mem::swap(&mut dh, &mut dh_prev);
+        std::mem::swap(&mut dc, &mut dc_prev);
     }
     matmul(dx, Mat::rows(&d_xp, g), Mat::rows(&layer.w_ih, s.dim), n, s.dim, g, true);
     let grads = x.map(|x| {
@@ -322,7 +368,7 @@ fn backward_body<T: Real, C: HostCell>(
             b_hh: vec![T::zero(); g],
         };
         matmul(&mut grads.w_ih, Mat::t(&d_xp, g), Mat::rows(x, s.dim), g, s.dim, n, false);
-        matmul(&mut grads.w_hh, Mat::t(&d_hp, g), Mat::rows(&run.h_prev, h), g, h, n, false);
+        matmul(&mut grads.w_hh, Mat::t(&d_hp, g), Mat::rows(run.h_prev(), h), g, h, n, false);
         add_column_sums(&mut grads.b_ih, &d_xp, g);
         add_column_sums(&mut grads.b_hh, &d_hp, g);
         grads
@@ -373,19 +419,13 @@ mod tests {
                 let l = layer(kind, reverse, s.dim, s.hidden);
                 let (fwd, bwd) = host_step::<f32>(kind).unwrap();
                 let (wide, base) = match kind {
-                    CellKind::Tanh => {
-                        (fwd(&l, s, &x, &real, None, true), forward_body::<f32, Tanh>(&l, s, &x, &real, None, true))
-                    }
-                    CellKind::Lstm => {
-                        (fwd(&l, s, &x, &real, None, true), forward_body::<f32, Lstm>(&l, s, &x, &real, None, true))
-                    }
-                    CellKind::Gru => {
-                        (fwd(&l, s, &x, &real, None, true), forward_body::<f32, Gru>(&l, s, &x, &real, None, true))
-                    }
+                    CellKind::Tanh => (fwd(&l, s, &x, &real, None), forward_body::<f32, Tanh>(&l, s, &x, &real, None)),
+                    CellKind::Lstm => (fwd(&l, s, &x, &real, None), forward_body::<f32, Lstm>(&l, s, &x, &real, None)),
+                    CellKind::Gru => (fwd(&l, s, &x, &real, None), forward_body::<f32, Gru>(&l, s, &x, &real, None)),
                 };
                 assert_eq!(&wide.saved[..], &base.saved[..], "{kind} {reverse}: saved");
-                assert_eq!(&wide.outputs[..], &base.outputs[..], "{kind} {reverse}: outputs");
-                assert_eq!((&wide.h, &wide.c), (&base.h, &base.c), "{kind} {reverse}: final state");
+                assert_eq!(wide.outputs(), base.outputs(), "{kind} {reverse}: outputs");
+                assert_eq!((wide.h(), &wide.c), (base.h(), &base.c), "{kind} {reverse}: final state");
                 let d_out = values(n * s.hidden, 6);
                 let upstream =
                     || Upstream { outputs: Some(&d_out), h: values(s.batch * s.hidden, 7), c: values(wide.c.len(), 8) };

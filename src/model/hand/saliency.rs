@@ -82,9 +82,9 @@ impl HandPass {
         let mut repr = vec![0f32; b * r_dim];
         let mut saved = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
-            let run = layer.forward(s, &x_tm, &real, None, false);
+            let run = layer.forward(s, &x_tm, &real, None);
             for row in 0..b {
-                repr[row * r_dim + l * h..row * r_dim + (l + 1) * h].copy_from_slice(&run.h[row * h..(row + 1) * h]);
+                repr[row * r_dim + l * h..row * r_dim + (l + 1) * h].copy_from_slice(&run.h()[row * h..(row + 1) * h]);
             }
             saved.push(run);
         }
