@@ -322,9 +322,11 @@ fn backward_body<T: Real, C: HostCell>(
     let (g, k) = (C::KIND.blocks() * h, C::SAVED * h);
     let n = s.steps * b;
     let Upstream { outputs: d_out, h: mut dh, c: mut dc } = upstream;
-    // Every step's gradients of the two projections, kept for the weights' gradients.
+    // Every step's gradients of the two projections, kept for the weights' gradients (one
+    // buffer for both when the cell's are the same).
+    let shared = C::SHARED_PROJECTION_GRADIENT;
     let mut d_xp = Buf::for_overwrite(n * g);
-    let mut d_hp = Buf::for_overwrite(n * g);
+    let mut d_hp = Buf::for_overwrite(if shared { 0 } else { n * g });
     // The gradients of the states before the step, swapped with `dh`, `dc` after it.
     let mut dh_prev = vec![T::zero(); b * h];
     let mut dc_prev = vec![T::zero(); b * e];
@@ -332,7 +334,9 @@ fn backward_body<T: Real, C: HostCell>(
         if let Some(d_out) = d_out {
             dh.iter_mut().zip(&d_out[t * b * h..(t + 1) * b * h]).for_each(|(d, &o)| *d += o);
         }
-        let step_hp = &mut d_hp[t * b * g..(t + 1) * b * g];
+        let step = if shared { 0..0 } else { t * b * g..(t + 1) * b * g };
+        let step_hp = &mut d_hp[step];
+        let row_hp = |row: usize| if shared { 0..0 } else { row * g..(row + 1) * g };
         for row in 0..b {
             let at = t * b + row;
             let (h_row, c_row) = (row * h..(row + 1) * h, row * e..(row + 1) * e);
@@ -340,7 +344,7 @@ fn backward_body<T: Real, C: HostCell>(
                 // The state was carried over: dh and dc pass through unchanged (the product
                 // below adds zeros to this row).
                 d_xp[at * g..(at + 1) * g].fill(T::zero());
-                step_hp[row * g..(row + 1) * g].fill(T::zero());
+                step_hp[row_hp(row)].fill(T::zero());
                 dh_prev[h_row.clone()].copy_from_slice(&dh[h_row]);
                 dc_prev[c_row.clone()].copy_from_slice(&dc[c_row]);
                 continue;
@@ -350,11 +354,12 @@ fn backward_body<T: Real, C: HostCell>(
                 &dh[h_row.clone()],
                 &dc[c_row.clone()],
                 &mut d_xp[at * g..(at + 1) * g],
-                &mut step_hp[row * g..(row + 1) * g],
+                &mut step_hp[row_hp(row)],
                 &mut dh_prev[h_row],
                 &mut dc_prev[c_row],
             );
         }
+        let step_hp: &[T] = if shared { &d_xp[t * b * g..(t + 1) * b * g] } else { step_hp };
         matmul(&mut dh_prev, Mat::rows(step_hp, g), Mat::rows(&layer.w_hh, h), b, h, g, true);
         std::mem::swap(&mut dh, &mut dh_prev);
         std::mem::swap(&mut dc, &mut dc_prev);
@@ -368,9 +373,14 @@ fn backward_body<T: Real, C: HostCell>(
             b_hh: vec![T::zero(); g],
         };
         matmul(&mut grads.w_ih, Mat::t(&d_xp, g), Mat::rows(x, s.dim), g, s.dim, n, false);
-        matmul(&mut grads.w_hh, Mat::t(&d_hp, g), Mat::rows(run.h_prev(), h), g, h, n, false);
+        let d_hp: &[T] = if shared { &d_xp } else { &d_hp };
+        matmul(&mut grads.w_hh, Mat::t(d_hp, g), Mat::rows(run.h_prev(), h), g, h, n, false);
         add_column_sums(&mut grads.b_ih, &d_xp, g);
-        add_column_sums(&mut grads.b_hh, &d_hp, g);
+        if shared {
+            grads.b_hh.copy_from_slice(&grads.b_ih);
+        } else {
+            add_column_sums(&mut grads.b_hh, d_hp, g);
+        }
         grads
     });
     Downstream { h0: dh, c0: dc, grads }

@@ -81,11 +81,14 @@ pub(crate) trait HostCell: Cell {
     const EXTRA: usize;
     /// Values per unit kept for the backward pass.
     const SAVED: usize;
+    /// Whether `dS/dhp` is `dS/dxp` (the two projections are added before anything else): then
+    /// the backward step leaves `d_hp` alone, and the layer reads `d_xp` for both.
+    const SHARED_PROJECTION_GRADIENT: bool;
     /// The new state `(h_new, c_new)` from the previous one; fills `saved`.
     fn forward<T: Real>(xp: &[T], hp: &[T], h: &[T], c: &[T], h_new: &mut [T], c_new: &mut [T], saved: &mut [T]);
     /// From `dS/dh_new`, `dS/dc_new`: `dS/dxp`, `dS/dhp`, and `dS/dh`, `dS/dc` except what
-    /// flows through `hp` (the caller adds `dS/dhp · W_hh`). Writes every value of `d_xp` and
-    /// `d_hp`.
+    /// flows through `hp` (the caller adds `dS/dhp · W_hh`). Writes every value of `d_xp`, and
+    /// of `d_hp` unless [`Self::SHARED_PROJECTION_GRADIENT`] (then it is empty).
     #[allow(clippy::too_many_arguments)]
     fn backward<T: Real>(
         saved: &[T],

@@ -64,6 +64,7 @@ impl Cell for Gru {
 impl HostCell for Gru {
     const EXTRA: usize = 0;
     const SAVED: usize = 5;
+    const SHARED_PROJECTION_GRADIENT: bool = false;
 
     #[inline(always)]
     fn forward<T: Real>(xp: &[T], hp: &[T], h: &[T], _: &[T], h_new: &mut [T], _: &mut [T], s: &mut [T]) {

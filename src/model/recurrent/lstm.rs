@@ -98,6 +98,7 @@ impl Cell for Lstm {
 impl HostCell for Lstm {
     const EXTRA: usize = 1;
     const SAVED: usize = 6;
+    const SHARED_PROJECTION_GRADIENT: bool = true;
 
     #[inline(always)]
     fn forward<T: Real>(xp: &[T], hp: &[T], _: &[T], c: &[T], h_new: &mut [T], c_new: &mut [T], s: &mut [T]) {
@@ -129,7 +130,7 @@ impl HostCell for Lstm {
         dh: &[T],
         dc: &[T],
         d_xp: &mut [T],
-        d_hp: &mut [T],
+        _: &mut [T],
         dh_prev: &mut [T],
         dc_prev: &mut [T],
     ) {
@@ -144,7 +145,7 @@ impl HostCell for Lstm {
                 dh[k] * tc * o * (one - o),
             ];
             for (j, v) in d.into_iter().enumerate() {
-                (d_xp[j * h + k], d_hp[j * h + k]) = (v, v);
+                d_xp[j * h + k] = v;
             }
             (dh_prev[k], dc_prev[k]) = (T::zero(), dct * f);
         }

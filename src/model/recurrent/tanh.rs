@@ -45,6 +45,7 @@ impl Cell for Tanh {
 impl HostCell for Tanh {
     const EXTRA: usize = 0;
     const SAVED: usize = 1;
+    const SHARED_PROJECTION_GRADIENT: bool = true;
 
     #[inline(always)]
     fn forward<T: Real>(xp: &[T], hp: &[T], _: &[T], _: &[T], h: &mut [T], _: &mut [T], saved: &mut [T]) {
@@ -54,18 +55,10 @@ impl HostCell for Tanh {
     }
 
     #[inline(always)]
-    fn backward<T: Real>(
-        saved: &[T],
-        dh: &[T],
-        _: &[T],
-        d_xp: &mut [T],
-        d_hp: &mut [T],
-        dh_prev: &mut [T],
-        _: &mut [T],
-    ) {
+    fn backward<T: Real>(saved: &[T], dh: &[T], _: &[T], d_xp: &mut [T], _: &mut [T], dh_prev: &mut [T], _: &mut [T]) {
         for k in 0..dh.len() {
             let d = dh[k] * (T::one() - saved[k] * saved[k]);
-            (d_xp[k], d_hp[k], dh_prev[k]) = (d, d, T::zero());
+            (d_xp[k], dh_prev[k]) = (d, T::zero());
         }
     }
 }
