@@ -166,26 +166,8 @@ impl<'a, T> Mat<'a, T> {
 /// Products smaller than this many multiply-adds run on one thread.
 const PARALLEL_WORK: usize = 1 << 21;
 
-thread_local! {
-    /// Set while this thread runs one share of work already split across threads.
-    static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Run `work` with its matrix products on the calling thread alone: for a share of work that is
-/// already split across threads (splitting each product again would only add waiting).
-pub(crate) fn on_this_thread<R>(work: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            ONE_THREAD.with(|flag| flag.set(self.0));
-        }
-    }
-    let _restore = Restore(ONE_THREAD.with(|flag| flag.replace(true)));
-    work()
-}
-
 /// `c (m x n, row-major) = [c +] a (m x k) * b (k x n)`. Large products use candle's thread
-/// count (the same thread count gives the same result), except inside [`on_this_thread`].
+/// count (the same thread count gives the same result).
 pub(crate) fn matmul<T: Real>(c: &mut [T], a: Mat<T>, b: Mat<T>, m: usize, n: usize, k: usize, add: bool) {
     assert!(c.len() >= m * n && a.fits(m, k) && b.fits(k, n));
     if m == 0 || n == 0 {
@@ -198,9 +180,7 @@ pub(crate) fn matmul<T: Real>(c: &mut [T], a: Mat<T>, b: Mat<T>, m: usize, n: us
         return;
     }
     let parallelism = match candle_core::utils::get_num_threads() {
-        n_threads if n_threads > 1 && m * n * k >= PARALLEL_WORK && !ONE_THREAD.with(|flag| flag.get()) => {
-            Parallelism::Rayon(n_threads)
-        }
+        n_threads if n_threads > 1 && m * n * k >= PARALLEL_WORK => Parallelism::Rayon(n_threads),
         _ => Parallelism::None,
     };
     // SAFETY: the assert above keeps every index gemm touches inside the slices; `c` does not

@@ -12,7 +12,7 @@ use candle_core::{Device, Tensor, Var};
 
 use super::buffer::Buf;
 use super::layer::{LayerGrads, Run, Upstream};
-use super::{accumulate, add_column_sums, host, matmul, on_this_thread, HostLayer, Mat, Real, Shape};
+use super::{accumulate, add_column_sums, host, matmul, HostLayer, Mat, Real, Shape};
 use crate::data::{Batch, PairBatch};
 use crate::error::{Error, Result};
 use crate::model::autoencoder::Autoencoder;
@@ -328,10 +328,12 @@ impl<T: Real> ClassifierPass<'_, T> {
 pub(crate) fn autoencoder<T: Real>(
     model: &Autoencoder,
     b: &PairBatch,
-    dropout: Option<&mut Dropout>,
+    mut dropout: Option<&mut Dropout>,
     output_dropout: f32,
 ) -> Result<TrainingGradients> {
-    let (rows, src, tgt) = (b.batch, b.src_len, b.tgt_len);
+    let config = model.config();
+    let (rows, dim, h) = (b.batch, config.embedding_dim, config.hidden_dim);
+    let (src, tgt) = (b.src_len, b.tgt_len);
     if src == 0
         || b.src_ids.len() != src * rows
         || !(b.src_mask.is_empty() || b.src_mask.len() == src * rows)
@@ -343,32 +345,6 @@ pub(crate) fn autoencoder<T: Real>(
             format!("the ids, mask and targets do not fit a batch of {rows} rows, {src} source and {tgt} target steps"),
         ));
     }
-    let parts = match candle_core::utils::get_num_threads() {
-        threads if threads > 1 => threads.min(rows / MIN_AUTOENCODER_PART_ROWS).max(1),
-        _ => 1,
-    };
-    autoencoder_in_parts::<T>(model, b, dropout, output_dropout, parts)
-}
-
-/// The fewest batch rows a thread of the autoencoder's recurrent passes takes on.
-const MIN_AUTOENCODER_PART_ROWS: usize = 16;
-
-/// [`autoencoder`] with the batch's rows split into `parts` consecutive parts for the encoder's
-/// and the decoder's passes, run on threads of their own, each product on its part's thread; the
-/// softmax loss runs on the whole batch between the passes. The weights' gradients are summed in
-/// part order, so the result depends on `parts` (by rounding) but not on which thread ran which
-/// part; the dropout masks are drawn for the whole batch, as with one part.
-pub(crate) fn autoencoder_in_parts<T: Real>(
-    model: &Autoencoder,
-    b: &PairBatch,
-    mut dropout: Option<&mut Dropout>,
-    output_dropout: f32,
-    parts: usize,
-) -> Result<TrainingGradients> {
-    use rayon::prelude::*;
-    let config = model.config();
-    let (rows, dim, h) = (b.batch, config.embedding_dim, config.hidden_dim);
-    let (src, tgt) = (b.src_len, b.tgt_len);
     let (encoder, decoder) = (model.encoder(), model.decoder());
     let enc = HostLayer::<T>::from_weights(CellKind::Lstm, encoder.direction(), encoder.cell().weights())?;
     let dec = HostLayer::<T>::from_weights(CellKind::Lstm, Direction::Forward, decoder.cell().weights())?;
@@ -380,37 +356,16 @@ pub(crate) fn autoencoder_in_parts<T: Real>(
     let y_mask = drop_out(&mut y, &mut dropout);
     let real_src: Vec<bool> =
         if b.src_mask.is_empty() { vec![true; src * rows] } else { b.src_mask.iter().map(|&m| m != 0.0).collect() };
-    let parts = parts.clamp(1, rows.max(1));
-    let split: Vec<Part> =
-        (0..parts).map(|p| Part { rows, from: p * rows / parts, to: (p + 1) * rows / parts }).collect();
+    let real_tgt = vec![true; tgt * rows];
+    let s_enc = Shape { batch: rows, steps: src, dim, hidden: h };
+    let s_dec = Shape { batch: rows, steps: tgt, dim, hidden: h };
+    let encoded = enc.forward(s_enc, &x, &real_src, None);
+    let decoded = dec.forward(s_dec, &y, &real_tgt, Some((encoded.h(), &encoded.c)));
 
-    // Forward, part by part: the encoder, then the decoder from its final state.
-    let forward = |part: &Part| {
-        on_this_thread(|| {
-            let r = part.len();
-            let (x, y) = (part.gather(&x, src, dim), part.gather(&y, tgt, dim));
-            let real_src = part.gather(&real_src, src, 1);
-            let real_tgt = vec![true; tgt * r];
-            let encoded = enc.forward(Shape { batch: r, steps: src, dim, hidden: h }, &x, &real_src, None);
-            let decoded = dec.forward(
-                Shape { batch: r, steps: tgt, dim, hidden: h },
-                &y,
-                &real_tgt,
-                Some((encoded.h(), &encoded.c)),
-            );
-            PartRun { x, y, real_src, real_tgt, encoded, decoded }
-        })
-    };
-    let runs: Vec<PartRun<T>> =
-        if parts == 1 { split.iter().map(forward).collect() } else { split.par_iter().map(forward).collect() };
-
-    // The fused softmax loss through autograd on the whole batch's decoder states: gradients of
-    // the output layer and of those states.
+    // The fused softmax loss through autograd: gradients of the output layer and of the
+    // decoder's hidden states.
     let device = model.device();
-    let mut outputs = vec![T::zero(); tgt * rows * h];
-    for (part, run) in split.iter().zip(&runs) {
-        part.scatter(&mut outputs, run.decoded.outputs(), tgt, h);
-    }
+    let mut outputs = decoded.outputs().to_vec();
     let out_mask = dropout.as_mut().and_then(|d| d.mask_at(output_dropout, outputs.len()));
     if let Some(m) = &out_mask {
         scale_by(&mut outputs, m);
@@ -426,92 +381,21 @@ pub(crate) fn autoencoder_in_parts<T: Real>(
         scale_by(&mut d_hidden, m);
     }
 
-    // Back, part by part, through the decoder (every step's output), then the encoder (its final
-    // state).
-    let backward = |(part, run): (&Part, &PartRun<T>)| {
-        on_this_thread(|| {
-            let r = part.len();
-            let (s_enc, s_dec) =
-                (Shape { batch: r, steps: src, dim, hidden: h }, Shape { batch: r, steps: tgt, dim, hidden: h });
-            let d_out = part.gather(&d_hidden, tgt, h);
-            let mut dy = vec![T::zero(); run.y.len()];
-            let upstream = Upstream { outputs: Some(&d_out), h: vec![T::zero(); r * h], c: vec![T::zero(); r * h] };
-            let dec_down = dec.backward(s_dec, &run.decoded, &run.real_tgt, upstream, &mut dy, Some(&run.y));
-            let mut dx = vec![T::zero(); run.x.len()];
-            let upstream = Upstream { outputs: None, h: dec_down.h0, c: dec_down.c0 };
-            let enc_down = enc.backward(s_enc, &run.encoded, &run.real_src, upstream, &mut dx, Some(&run.x));
-            (enc_down.grads.expect("asked for"), dec_down.grads.expect("asked for"), dx, dy)
-        })
-    };
-    let downs: Vec<_> = if parts == 1 {
-        split.iter().zip(&runs).map(backward).collect()
-    } else {
-        split.par_iter().zip(&runs).map(backward).collect()
-    };
-
-    let (mut dx, mut dy) = (vec![T::zero(); x.len()], vec![T::zero(); y.len()]);
-    let mut total: Option<(LayerGrads<T>, LayerGrads<T>)> = None;
-    for (part, (g_enc, g_dec, part_dx, part_dy)) in split.iter().zip(downs) {
-        part.scatter(&mut dx, &part_dx, src, dim);
-        part.scatter(&mut dy, &part_dy, tgt, dim);
-        match &mut total {
-            None => total = Some((g_enc, g_dec)),
-            Some((t_enc, t_dec)) => {
-                t_enc.add(&g_enc);
-                t_dec.add(&g_dec);
-            }
-        }
-    }
-    let (g_enc, g_dec) = total.expect("at least one part");
-    store_layer(&mut store, decoder.cell().weights(), g_dec, device)?;
-    store_layer(&mut store, encoder.cell().weights(), g_enc, device)?;
+    // Back through the decoder (every step's output), then the encoder (its final state).
+    let mut dy = vec![T::zero(); y.len()];
+    let upstream = Upstream { outputs: Some(&d_hidden), h: vec![T::zero(); rows * h], c: vec![T::zero(); rows * h] };
+    let down = dec.backward(s_dec, &decoded, &real_tgt, upstream, &mut dy, Some(&y));
+    store_layer(&mut store, decoder.cell().weights(), down.grads.expect("asked for"), device)?;
+    let mut dx = vec![T::zero(); x.len()];
+    let upstream = Upstream { outputs: None, h: down.h0, c: down.c0 };
+    let down = enc.backward(s_enc, &encoded, &real_src, upstream, &mut dx, Some(&x));
+    store_layer(&mut store, encoder.cell().weights(), down.grads.expect("asked for"), device)?;
 
     let mut embedding_grad = Vec::with_capacity(dx.len() + dy.len());
     extend_masked_f32(&mut embedding_grad, &dx, x_mask.as_deref());
     extend_masked_f32(&mut embedding_grad, &dy, y_mask.as_deref());
     let loss = loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
     Ok(TrainingGradients { loss, grads: store, embedding_grad })
-}
-
-/// Rows `from..to` of a time-major batch of `rows` rows.
-struct Part {
-    rows: usize,
-    from: usize,
-    to: usize,
-}
-
-impl Part {
-    fn len(&self) -> usize {
-        self.to - self.from
-    }
-
-    /// This part's rows of time-major `values` `(steps, rows, width)`, as `(steps, len, width)`.
-    fn gather<V: Copy>(&self, values: &[V], steps: usize, width: usize) -> Vec<V> {
-        let mut out = Vec::with_capacity(steps * self.len() * width);
-        for t in 0..steps {
-            out.extend_from_slice(&values[(t * self.rows + self.from) * width..(t * self.rows + self.to) * width]);
-        }
-        out
-    }
-
-    /// Put this part's `(steps, len, width)` values back into their rows of `whole`.
-    fn scatter<V: Copy>(&self, whole: &mut [V], part: &[V], steps: usize, width: usize) {
-        let n = self.len() * width;
-        for t in 0..steps {
-            whole[(t * self.rows + self.from) * width..(t * self.rows + self.to) * width]
-                .copy_from_slice(&part[t * n..(t + 1) * n]);
-        }
-    }
-}
-
-/// What one part's forward passes keep for its backward passes.
-struct PartRun<T: Real> {
-    x: Vec<T>,
-    y: Vec<T>,
-    real_src: Vec<bool>,
-    real_tgt: Vec<bool>,
-    encoded: Run<T>,
-    decoded: Run<T>,
 }
 
 #[cfg(test)]
@@ -574,56 +458,6 @@ mod tests {
                         continue;
                     }
                     close(&name, &flat(split.grads.get(&t).unwrap()), &flat(whole.grads.get(&t).unwrap()), 1e-12);
-                }
-            }
-        }
-    }
-
-    fn f64_autoencoder() -> Autoencoder {
-        use crate::model::autoencoder::AutoencoderConfig;
-        let config =
-            AutoencoderConfig { vocab_size: 12, embedding_dim: 4, hidden_dim: 3, max_len: 8, reverse_input: true };
-        let map = config
-            .init_parameters(9, 0.8, &Device::Cpu)
-            .unwrap()
-            .into_iter()
-            .map(|(k, v)| {
-                let v = v.to_dtype(DType::F64).unwrap();
-                let v = if k == "embedding.weight" { v } else { Var::from_tensor(&v).unwrap().as_tensor().clone() };
-                (k, v)
-            })
-            .collect();
-        Autoencoder::load(VarBuilder::from_tensors(map, DType::F64, &Device::Cpu), config).unwrap()
-    }
-
-    /// The autoencoder's passes split by rows agree with one part to rounding: the loss, every
-    /// weight's gradient (the output layer's too) and every embedding row's, with dropout on the
-    /// inputs and on the decoder's states, and padded sources.
-    #[test]
-    fn an_autoencoder_batch_split_into_parts_gives_the_gradients_of_the_whole() {
-        let m = f64_autoencoder();
-        let seqs: Vec<Vec<u32>> =
-            vec![vec![4, 5], vec![6, 7, 8, 9, 10], vec![11], vec![5, 4, 6], vec![9, 4, 7, 5], vec![8, 8]];
-        let b = PairBatch::new(&seqs, &seqs);
-        assert!(!b.src_mask.is_empty(), "the sources are padded");
-        let run = |parts| autoencoder_in_parts::<f64>(&m, &b, Some(&mut Dropout::new(0.3, 5)), 0.2, parts).unwrap();
-        let whole = run(1);
-        assert!(whole.embedding_grad.iter().any(|&v| v != 0.0), "no embedding gradient");
-        for parts in [2, 3, 6] {
-            let split = run(parts);
-            assert!((whole.loss - split.loss).abs() <= 1e-6 * whole.loss.abs(), "{parts}: loss");
-            assert_eq!(whole.embedding_grad.len(), split.embedding_grad.len());
-            for (k, (x, y)) in split.embedding_grad.iter().zip(&whole.embedding_grad).enumerate() {
-                assert!((x - y).abs() <= 1e-6 * (1.0 + y.abs()), "{parts} embeddings[{k}]: {x} vs {y}");
-            }
-            for (name, t) in m.tensors().unwrap() {
-                if name == "embedding.weight" {
-                    continue;
-                }
-                let (a, w) = (flat(split.grads.get(&t).unwrap()), flat(whole.grads.get(&t).unwrap()));
-                assert!(w.iter().any(|&v| v != 0.0), "{name}: no gradient");
-                for (k, (x, y)) in a.iter().zip(&w).enumerate() {
-                    assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{parts} {name}[{k}]: {x} vs {y}");
                 }
             }
         }
