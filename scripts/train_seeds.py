@@ -24,7 +24,7 @@ from pathlib import Path
 
 COMMON = ["--epochs", "20", "--patience", "4", "--l2", "1e-5", "--dropout", "0.5", "--weights-dtype", "f16"]
 
-# name -> (arch, task, options beyond COMMON)
+# name -> (arch, task, options beyond COMMON; an option given here replaces COMMON's)
 RECIPES = {
     # The recipes of the models shipped before weight averaging (one seed each, README).
     "rnn-fine": ("rnn", "fine", ["--batch-size", "32", "--lr", "0.05"]),
@@ -41,6 +41,9 @@ RECIPES = {
     "lstm-binary-avg3": ("lstm", "binary", ["--batch-size", "128", "--lr", "0.05", "--average-last", "3"]),
     "bilstm-fine-avg3": ("bilstm", "fine", ["--batch-size", "128", "--lr", "0.1", "--average-last", "3"]),
     "bilstm-binary-avg3": ("bilstm", "binary", ["--batch-size", "128", "--lr", "0.05", "--average-last", "3"]),
+    # What the one-setting-at-a-time search on dev chose (README, "What else was tried").
+    "bilstm-fine-lr0.05": ("bilstm", "fine", ["--batch-size", "128", "--lr", "0.05"]),
+    "bilstm-binary-l2-3e-5": ("bilstm", "binary", ["--batch-size", "128", "--lr", "0.05", "--l2", "3e-5"]),
 }
 
 
@@ -71,7 +74,8 @@ def train_and_score(binary, out, recipe, seed):
     arch, task, extra = RECIPES[recipe]
     run = out / f"{recipe}-s{seed}"
     if not finished(run):
-        cmd = [binary, "--threads", "1", "--quiet", "train", "--arch", arch, "--task", task, *COMMON, *extra,
+        common = [v for k in range(0, len(COMMON), 2) if COMMON[k] not in extra for v in COMMON[k:k + 2]]
+        cmd = [binary, "--threads", "1", "--quiet", "train", "--arch", arch, "--task", task, *common, *extra,
                "--seed", str(seed), "--out", str(run)]
         if (run / "checkpoint").exists():
             cmd.append("--resume")
