@@ -38,7 +38,7 @@ def stable_hash(text):
 def news_sentences(path, tokenizer):
     normalizer, pre = tokenizer.normalizer, tokenizer.pre_tokenizer
     with gzip.open(path, "rt", encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+        for line in f:
             text = line.rstrip("\n")
             if not text.strip():
                 continue

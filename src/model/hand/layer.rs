@@ -251,7 +251,6 @@ fn forward_body<T: Real, C: HostCell>(
             let (lo, hi) = states.split_at_mut(from * slot);
             (&hi[..slot], &mut lo[to * slot..])
         };
-        let before: &[T] = before;
         matmul(&mut hp, Mat::rows(before, h), Mat::t(&layer.w_hh, h), b, g, h, true);
         for row in 0..b {
             let at = t * b + row;
@@ -325,8 +324,10 @@ fn backward_body<T: Real, C: HostCell>(
     // Every step's gradients of the two projections, kept for the weights' gradients (one
     // buffer for both when the cell's are the same).
     let shared = C::SHARED_PROJECTION_GRADIENT;
+    // Values of `d_hp` per row: none when it is `d_xp`.
+    let g_hp = if shared { 0 } else { g };
     let mut d_xp = Buf::for_overwrite(n * g);
-    let mut d_hp = Buf::for_overwrite(if shared { 0 } else { n * g });
+    let mut d_hp = Buf::for_overwrite(n * g_hp);
     // The gradients of the states before the step, swapped with `dh`, `dc` after it.
     let mut dh_prev = vec![T::zero(); b * h];
     let mut dc_prev = vec![T::zero(); b * e];
@@ -334,9 +335,7 @@ fn backward_body<T: Real, C: HostCell>(
         if let Some(d_out) = d_out {
             dh.iter_mut().zip(&d_out[t * b * h..(t + 1) * b * h]).for_each(|(d, &o)| *d += o);
         }
-        let step = if shared { 0..0 } else { t * b * g..(t + 1) * b * g };
-        let step_hp = &mut d_hp[step];
-        let row_hp = |row: usize| if shared { 0..0 } else { row * g..(row + 1) * g };
+        let step_hp = &mut d_hp[t * b * g_hp..(t + 1) * b * g_hp];
         for row in 0..b {
             let at = t * b + row;
             let (h_row, c_row) = (row * h..(row + 1) * h, row * e..(row + 1) * e);
@@ -344,7 +343,7 @@ fn backward_body<T: Real, C: HostCell>(
                 // The state was carried over: dh and dc pass through unchanged (the product
                 // below adds zeros to this row).
                 d_xp[at * g..(at + 1) * g].fill(T::zero());
-                step_hp[row_hp(row)].fill(T::zero());
+                step_hp[row * g_hp..(row + 1) * g_hp].fill(T::zero());
                 dh_prev[h_row.clone()].copy_from_slice(&dh[h_row]);
                 dc_prev[c_row.clone()].copy_from_slice(&dc[c_row]);
                 continue;
@@ -354,7 +353,7 @@ fn backward_body<T: Real, C: HostCell>(
                 &dh[h_row.clone()],
                 &dc[c_row.clone()],
                 &mut d_xp[at * g..(at + 1) * g],
-                &mut step_hp[row_hp(row)],
+                &mut step_hp[row * g_hp..(row + 1) * g_hp],
                 &mut dh_prev[h_row],
                 &mut dc_prev[c_row],
             );
